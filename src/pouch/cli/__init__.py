@@ -1,0 +1,1 @@
+"""The ``pouch`` command line: one click command per docker verb, output as docker's."""

@@ -1,0 +1,30 @@
+"""The ``pouchd`` executable.
+
+Besides the daemon, the same executable serves two short-lived roles that the
+runtime starts on our behalf, so it dispatches on its first argument before importing
+anything heavy:
+
+- ``pouchd libnetwork-setkey <container id> <controller id>``: the OCI prestart hook
+  that hands a container's network namespace to the daemon.
+- ``pouchd json-file <path>``: the log program that containerd's shim starts for a
+  container (``binary://`` stdio), writing its output in json-file format.
+"""
+
+import sys
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    role = argv[0] if argv else ""
+    if role == "libnetwork-setkey":
+        from pouch.network.setkey import run_hook
+
+        sys.exit(run_hook(argv[1:]))
+    if role == "json-file":
+        from pouch.ctrd.jsonlog import run_logger
+
+        sys.exit(run_logger(argv[1:]))
+
+    from pouch.daemon.main import run
+
+    sys.exit(run(argv))

@@ -1,0 +1,211 @@
+"""``create``/``run`` flags, and the Engine API create body built from them.
+
+The body has docker's shape with docker's defaults (zero values included), so the
+daemon sees from ``pouch`` what it sees from ``docker`` for the same flags. Flag
+values are checked here, before any request, and a bad one names the flag.
+"""
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from .units import parse_size
+
+F = TypeVar("F", bound=Callable[..., Any])
+_RESTART_NAMES = ("no", "always", "unless-stopped", "on-failure")
+_BIND_MODES = {"ro", "rw", "z", "Z", "private", "rprivate", "shared", "rshared"}
+_BIND_MODES |= {"slave", "rslave", "nocopy"}
+
+
+class FlagError(ValueError):
+    """A flag's value is malformed; the message names the flag and the rule."""
+
+
+@dataclass
+class CreateOptions:
+    """The parsed flags of ``create`` and ``run`` (``detach`` is ``run``'s only)."""
+
+    image: str
+    command: Sequence[str] = ()
+    name: str | None = None
+    detach: bool = False
+    rm: bool = False
+    env: Sequence[str] = ()
+    volume: Sequence[str] = ()
+    memory: str | None = None
+    entrypoint: str | None = None
+    tty: bool = False
+    interactive: bool = False
+    network: str | None = None
+    hostname: str | None = None
+    workdir: str | None = None
+    user: str | None = None
+    label: Sequence[str] = ()
+    privileged: bool = False
+    cap_add: Sequence[str] = ()
+    cap_drop: Sequence[str] = ()
+    read_only: bool = False
+    cpu_shares: int | None = None
+    cpu_quota: int | None = None
+    cpu_period: int | None = None
+    pids_limit: int | None = None
+    restart: str | None = None
+
+
+_OPTIONS: list[Callable[[F], F]] = [
+    click.option("--name", help="Assign a name to the container."),
+    click.option("--rm", is_flag=True, help="Remove the container when it exits."),
+    click.option("-e", "--env", multiple=True, help="Set an environment variable."),
+    click.option("-v", "--volume", multiple=True, help="Bind mount src:dst[:ro]."),
+    click.option("-m", "--memory", help="Memory limit (e.g. 64m, 1g)."),
+    click.option("--entrypoint", help="Overwrite the image's entrypoint."),
+    click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
+    click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
+    click.option("--network", help="Connect the container to a network."),
+    click.option("--hostname", help="Container host name."),
+    click.option("-w", "--workdir", help="Working directory inside the container."),
+    click.option(
+        "-u", "--user", help="Username or UID (format: <name|uid>[:<group>])."
+    ),
+    click.option("-l", "--label", multiple=True, help="Set metadata key=value."),
+    click.option("--privileged", is_flag=True, help="Give extended privileges."),
+    click.option("--cap-add", multiple=True, help="Add Linux capabilities."),
+    click.option("--cap-drop", multiple=True, help="Drop Linux capabilities."),
+    click.option("--read-only", is_flag=True, help="Mount the root fs read-only."),
+    click.option("--cpu-shares", type=int, help="CPU shares (relative weight)."),
+    click.option("--cpu-quota", type=int, help="Limit CPU CFS quota."),
+    click.option("--cpu-period", type=int, help="Limit CPU CFS period."),
+    click.option("--pids-limit", type=int, help="Tune the container pids limit."),
+    click.option("--restart", help="Restart policy (no, always, on-failure[:N]...)."),
+    click.argument("image"),
+    click.argument("command", nargs=-1, type=click.UNPROCESSED),
+]
+
+
+def create_options(function: F) -> F:
+    """Decorate a command with the whole shared flag set."""
+    for option in reversed(_OPTIONS):
+        function = option(function)
+    return function
+
+
+def build_create_body(options: CreateOptions) -> dict[str, Any]:
+    """The ``POST /containers/create`` body for ``options``."""
+    attached = not options.detach
+    body: dict[str, Any] = {
+        "Image": options.image,
+        "Cmd": list(options.command) or None,
+        "Entrypoint": _entrypoint(options.entrypoint),
+        "Env": _env(options.env),
+        "Tty": options.tty,
+        "OpenStdin": options.interactive,
+        "StdinOnce": options.interactive and attached,
+        "AttachStdin": options.interactive and attached,
+        "AttachStdout": attached,
+        "AttachStderr": attached,
+        "Labels": _labels(options.label),
+        "Hostname": options.hostname or "",
+        "WorkingDir": options.workdir or "",
+        "User": options.user or "",
+    }
+    binds, anonymous = _volumes(options.volume)
+    if anonymous:
+        body["Volumes"] = {path: {} for path in anonymous}
+    body["HostConfig"] = _host_config(options, binds)
+    return body
+
+
+def _host_config(options: CreateOptions, binds: list[str]) -> dict[str, Any]:
+    restart = _restart_policy(options.restart)
+    if options.rm and restart["Name"] != "no":
+        raise FlagError("Conflicting options: --restart and --rm")
+    return {
+        "Binds": binds or None,
+        "Memory": _memory(options.memory),
+        "NetworkMode": options.network or "default",
+        "AutoRemove": options.rm,
+        "Privileged": options.privileged,
+        "CapAdd": list(options.cap_add) or None,
+        "CapDrop": list(options.cap_drop) or None,
+        "ReadonlyRootfs": options.read_only,
+        "CpuShares": options.cpu_shares or 0,
+        "CpuQuota": options.cpu_quota or 0,
+        "CpuPeriod": options.cpu_period or 0,
+        "PidsLimit": options.pids_limit,
+        "RestartPolicy": restart,
+    }
+
+
+def _entrypoint(value: str | None) -> list[str] | None:
+    # docker passes the flag as one element, and "" as [""] to clear the image's.
+    return None if value is None else [value]
+
+
+def _env(values: Sequence[str]) -> list[str] | None:
+    """``KEY=VALUE`` as given; a bare ``KEY`` takes this shell's value, if any."""
+    env = []
+    for item in values:
+        if "=" in item:
+            env.append(item)
+        elif item in os.environ:
+            env.append(f"{item}={os.environ[item]}")
+    return env or None
+
+
+def _labels(values: Sequence[str]) -> dict[str, str]:
+    labels = {}
+    for item in values:
+        key, _, value = item.partition("=")
+        if not key:
+            raise FlagError(f'invalid argument "{item}" for "-l, --label": empty key')
+        labels[key] = value
+    return labels
+
+
+def _memory(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise FlagError(
+            f'invalid argument "{value}" for "-m, --memory": {exc}'
+        ) from exc
+
+
+def _volumes(values: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Split ``-v`` values into binds (``src:dst[:mode]``) and anonymous volumes."""
+    binds, anonymous = [], []
+    for spec in values:
+        parts = spec.split(":")
+        if len(parts) == 1 and parts[0].startswith("/"):
+            anonymous.append(spec)
+            continue
+        _check_bind(spec, parts)
+        binds.append(spec)
+    return binds, anonymous
+
+
+def _check_bind(spec: str, parts: list[str]) -> None:
+    invalid = f"invalid volume specification: '{spec}'"
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/"):
+        raise FlagError(f"{invalid}: expected src:dst[:ro] with an absolute dst")
+    if len(parts) == 3 and not set(parts[2].split(",")) <= _BIND_MODES:
+        raise FlagError(f"{invalid}: unknown mode {parts[2]!r} (expected ro or rw)")
+
+
+def _restart_policy(value: str | None) -> dict[str, Any]:
+    """``no``, ``always``, ``unless-stopped`` or ``on-failure[:N]``."""
+    name, _, count = (value or "no").partition(":")
+    if name not in _RESTART_NAMES:
+        expected = ", ".join(_RESTART_NAMES)
+        raise FlagError(f"invalid restart policy {value!r}: expected one of {expected}")
+    if count and (name != "on-failure" or not count.isdigit()):
+        raise FlagError(
+            f"invalid restart policy {value!r}: only on-failure takes a count, "
+            "a non-negative integer"
+        )
+    return {"Name": name, "MaximumRetryCount": int(count or 0)}

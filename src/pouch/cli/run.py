@@ -1,0 +1,139 @@
+"""``create`` and ``run``.
+
+``run`` without ``-d`` must not miss a container that exits at once, nor lose its
+exit status to ``--rm``: like docker, it registers ``wait`` (``next-exit``, or
+``removed`` with ``--rm``) before ``start``, then follows the logs, then reads the
+wait's answer. Errors before the container starts exit 125, as docker's do, so a
+script can tell them from the container's own status.
+"""
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ._shared import Failure, error_line, exit_with, make_client
+from .createopts import CreateOptions, FlagError, build_create_body, create_options
+
+if TYPE_CHECKING:
+    from pouch.client import Client
+    from pouch.client.api import PendingResponse
+
+RUN_FAILED = 125
+_NO_INTERSPERSED = {"allow_interspersed_args": False}
+
+
+@click.command(context_settings=_NO_INTERSPERSED)
+@create_options
+@click.pass_context
+def create(ctx: click.Context, /, **flags: Any) -> None:
+    """Create a new container and print its id."""
+    client = make_client(ctx)
+    container_id = _create(client, CreateOptions(**flags), exit_code=1)
+    click.echo(container_id)
+
+
+@click.command(context_settings=_NO_INTERSPERSED)
+@click.option("-d", "--detach", is_flag=True, help="Run in the background.")
+@create_options
+@click.pass_context
+def run(ctx: click.Context, /, **flags: Any) -> None:
+    """Create and start a container; follow its output unless detached."""
+    options = CreateOptions(**flags)
+    client = make_client(ctx)
+    container_id = _create(client, options, exit_code=RUN_FAILED)
+    if options.detach:
+        _start(client, container_id)
+        click.echo(container_id)
+        return
+    exit_with(_run_attached(client, container_id, options))
+
+
+def _create(client: "Client", options: CreateOptions, exit_code: int) -> str:
+    """Create the container; print the daemon's warnings; return the full id."""
+    from pouch.client import APIError, ClientError
+
+    try:
+        body = build_create_body(options)
+        created = client.create_container(body, options.name)
+    except FlagError as exc:
+        raise Failure(str(exc), exit_code) from exc
+    except APIError as exc:
+        if exc.is_not_found and "image" in exc.message.lower():
+            message = f"Unable to find image '{_with_tag(options.image)}' locally"
+            raise Failure(message, exit_code) from exc
+        raise Failure(error_line(exc), exit_code) from exc
+    except ClientError as exc:
+        raise Failure(error_line(exc), exit_code) from exc
+    for warning in created.get("Warnings") or ():
+        click.echo(f"WARNING: {warning}", err=True)
+    return str(created["Id"])
+
+
+def _with_tag(image: str) -> str:
+    """``busybox`` -> ``busybox:latest``, as docker names a missing image."""
+    last = image.rpartition("/")[2]
+    if "@" in last or ":" in last:
+        return image
+    return f"{image}:latest"
+
+
+def _start(client: "Client", container_id: str) -> None:
+    from pouch.client import ClientError
+
+    try:
+        client.start(container_id)
+    except ClientError as exc:
+        raise Failure(error_line(exc), RUN_FAILED) from exc
+
+
+def _run_attached(client: "Client", container_id: str, options: CreateOptions) -> int:
+    """Start, copy the output until the container ends, return its exit status."""
+    condition = "removed" if options.rm else "next-exit"
+    pending = client.wait_later(container_id, condition)
+    try:
+        _start(client, container_id)
+        _copy_logs(client, container_id, options.tty)
+        return _exit_status(client, container_id, _wait_result(client, pending))
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        pending.close()
+
+
+def _copy_logs(client: "Client", container_id: str, tty: bool) -> None:
+    from pouch.client import APIError
+
+    from .output import copy_output
+
+    try:
+        stream = client.logs(container_id, follow=True)
+    except APIError as exc:
+        # With --rm a fast container can be gone before the logs are asked for;
+        # the pending wait still reports how it ended.
+        if exc.is_not_found:
+            return
+        raise
+    copy_output(stream.chunks(), tty)
+
+
+def _wait_result(client: "Client", pending: "PendingResponse") -> Any:
+    """The pending wait's answer; a daemon without ``condition`` gets a plain wait."""
+    from pouch.client import APIError
+
+    try:
+        return pending.result()
+    except APIError as exc:
+        if exc.status != 400:
+            raise
+        return None
+
+
+def _exit_status(client: "Client", container_id: str, result: Any) -> int:
+    """The wait answer's status; print the daemon's error about the exit, if any."""
+    error = (result or {}).get("Error") or {}
+    if error.get("Message"):
+        click.echo(f"Error: {error['Message']}", err=True)
+    status = (result or {}).get("StatusCode")
+    if status is None:
+        status = client.wait(container_id).get("StatusCode", 0)
+    return int(status)

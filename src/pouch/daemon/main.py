@@ -1,0 +1,203 @@
+"""pouchd's life: what starts in which order, and what stops in which.
+
+Start: config, logging, plugins loaded, containerd started (or reached), store opened,
+``pre_start_hook``, network ready, containers re-adopted, the setkey socket, the API.
+Stop (SIGTERM, SIGINT): stop serving, ``pre_stop_hook``, stop watching tasks, stop the
+containerd we started. Containers keep running in their shims and are re-adopted at
+the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from pouch.daemon.config import ConfigError, DaemonConfig, load
+from pouch.daemon.output import capture_stdout
+
+log = logging.getLogger("pouch.daemon")
+
+
+class StartError(Exception):
+    """The daemon cannot start; the message says why."""
+
+
+def run(argv: list[str]) -> int:
+    try:
+        config = load(argv)
+    except ConfigError as exc:
+        print(f"pouchd: {exc}", file=sys.stderr)
+        return 1
+    _setup_logging(config.log_level)
+    try:
+        asyncio.run(Daemon(config).run())
+    except StartError as exc:
+        log.error("%s", exc)
+        print(f"pouchd: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_quiet_libraries)
+    capture_stdout(logging.getLogger("pouch.plugin"))
+
+
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    """Libraries' own debug chatter (netlink messages, HTTP access) stays out."""
+    ours = record.name.startswith("pouch")
+    return ours or record.levelno >= logging.WARNING
+
+
+def pouchd_executable() -> str:
+    """The path hooks and the log program run: this very executable."""
+    found = shutil.which("pouchd", path=os.path.dirname(sys.executable))
+    return found or os.path.abspath(sys.argv[0])
+
+
+def controller_id(home_dir: Path) -> str:
+    return hashlib.sha256(str(home_dir).encode()).hexdigest()
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self._stack = contextlib.AsyncExitStack()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        async with self._stack:
+            await self._start()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._stopping.set)
+            log.info("pouchd is up, home dir %s", self.config.home_dir)
+            await self._stopping.wait()
+            log.info("pouchd is stopping")
+        log.info("pouchd stopped")
+
+    async def _start(self) -> None:
+        from pouch.hookplugins import PluginLoadError, PluginManager, load_plugin
+
+        config = self.config
+        try:
+            plugins = PluginManager([load_plugin(p) for p in config.plugins])
+        except PluginLoadError as exc:
+            raise StartError(str(exc)) from exc
+        for plugin in plugins.plugins:
+            log.info("plugin %s loaded, points %s", plugin.name, plugin.points)
+
+        home = config.home_dir
+        home.mkdir(parents=True, exist_ok=True)
+        runtime, version = await self._containerd()
+        store = self._store()
+        await self._pre_start_hook(plugins)
+        networks = await self._networks()
+        containers = await self._containers(store, runtime, networks, plugins)
+        await self._setkey(networks)
+        await self._api(containers, plugins, version)
+
+    async def _containerd(self) -> tuple[object, str]:
+        from pouch.ctrd.client import Containerd
+        from pouch.ctrd.errors import ContainerdError
+        from pouch.ctrd.supervisor import ContainerdProcess
+
+        address = self.config.containerd
+        if not address:
+            process = ContainerdProcess(self.config.home_dir)
+            try:
+                await process.start()
+            except ContainerdError as exc:
+                raise StartError(f"cannot start containerd: {exc}") from exc
+            self._stack.push_async_callback(process.stop)
+            address = str(process.address)
+        try:
+            runtime = await Containerd.connect(address)
+            version = await runtime.version()
+        except ContainerdError as exc:
+            raise StartError(f"cannot reach containerd at {address}: {exc}") from exc
+        self._stack.push_async_callback(runtime.close)
+        log.info("containerd %s at %s", version, address)
+        return runtime, version
+
+    def _store(self) -> object:
+        from pouch.store.db import Store
+
+        store = Store(self.config.home_dir / "pouchd.db")
+        self._stack.callback(store.close)
+        return store
+
+    async def _pre_start_hook(self, plugins: object) -> None:
+        from pouch.errors import PluginError
+        from pouch.hookplugins import PluginManager
+
+        assert isinstance(plugins, PluginManager)
+        try:
+            await plugins.pre_start_hook()
+        except PluginError as exc:
+            raise StartError(str(exc)) from exc
+        # Registered now so it runs after the API stops serving and before the
+        # containerd we started stops (the stack unwinds in reverse).
+        self._stack.push_async_callback(plugins.pre_stop_hook)
+
+    async def _networks(self) -> object:
+        from pouch.network.controller import NetworkController
+
+        config = self.config
+        networks = NetworkController(
+            config.home_dir / "pouchd.db",
+            bridge_name=config.bridge_name,
+            bip=config.bip,
+            home_dir=config.home_dir,
+            controller_id=controller_id(config.home_dir),
+        )
+        await networks.start()
+        self._stack.push_async_callback(networks.close)
+        return networks
+
+    async def _containers(
+        self, store: object, runtime: object, networks: object, plugins: object
+    ) -> object:
+        from pouch.mgr.container import ContainerManager, Paths
+
+        paths = Paths(home=self.config.home_dir, pouchd=pouchd_executable())
+        manager = ContainerManager(store, runtime, networks, plugins, paths)  # type: ignore[arg-type]
+        await manager.restore()
+        self._stack.push_async_callback(manager.close)
+        return manager
+
+    async def _setkey(self, networks: object) -> None:
+        from pouch.network import setkey
+
+        cid = controller_id(self.config.home_dir)
+        server = await setkey.serve(cid, networks.join)  # type: ignore[attr-defined]
+        self._stack.push_async_callback(setkey.close_server, server, cid)
+
+    async def _api(self, containers: object, plugins: object, version: str) -> None:
+        from pouch.apis.context import ApiContext
+        from pouch.apis.server import build_app, serve
+
+        ctx = ApiContext(
+            containers=containers,  # type: ignore[arg-type]
+            plugins=plugins,  # type: ignore[arg-type]
+            home_dir=self.config.home_dir,
+            containerd_version=version,
+        )
+        try:
+            runner = await serve(build_app(ctx), self.config.listen)
+        except (OSError, ValueError) as exc:
+            raise StartError(f"cannot listen: {exc}") from exc
+        self._stack.push_async_callback(runner.cleanup)

@@ -1,0 +1,686 @@
+"""Containers: create, start, stop, kill, remove, wait, and what happens at exit.
+
+Ordering and failure rules in one place:
+
+- create: plugins' pre_create, then validation, then the writable snapshot, then the
+  store row. A failure at any step leaves nothing: the snapshot is removed if the row
+  cannot be written.
+- start: endpoints (pre_create_endpoint for each), the container's files, pre_start,
+  the spec with its ordered prestart hooks, the containerd container, the task (runc
+  runs the hooks here, and the network hook calls back into this daemon), then start.
+  Every step registers its undo; a failure runs them all, so a failed start leaves the
+  container ``created`` with no endpoint, address, task or containerd record.
+- exit: a watcher per running task waits on containerd, then deletes the task and the
+  containerd record, releases the endpoints and records the exit code. Stop and wait
+  observe exits through ``_exits`` rather than polling.
+
+Per-container locks serialise transitions; none is held while waiting for an exit, so
+the watcher (which takes the lock) can always finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import signal as signals
+from collections.abc import AsyncIterator, Awaitable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pouch.ctrd import jsonlog
+from pouch.ctrd.errors import ContainerdError, ContainerdNotFound
+from pouch.errors import (
+    Conflict,
+    InvalidParameter,
+    NotFound,
+    NotModified,
+    PouchError,
+)
+from pouch.hookplugins import Hook, PluginManager, order_hooks
+from pouch.mgr import names
+from pouch.mgr.image import ImageManager
+from pouch.mgr.ports import Networks, Runtime
+from pouch.mgr.records import (
+    Container,
+    EndpointInfo,
+    State,
+    Status,
+    now_rfc3339,
+)
+from pouch.mgr.views import inspect_doc, list_entry, matches_filters
+from pouch.oci import SpecInput, build_spec
+from pouch.oci.spec import SpecError, parse_bind, resolve_command
+from pouch.oci.users import UnknownUser
+from pouch.store.db import NameInUse, Store
+from pouch.types import CreateRequest
+
+log = logging.getLogger("pouch.container")
+
+MIN_MEMORY = 6 * 1024 * 1024
+SPECIAL_NETWORKS = ("none", "host")
+
+
+@dataclass
+class Paths:
+    home: Path
+    pouchd: str  # the executable that runs hooks and the log program
+
+    def container_dir(self, cid: str) -> Path:
+        return self.home / "containers" / cid
+
+    @property
+    def runc_root(self) -> str:
+        return str(self.home / "containerd" / "runc")
+
+
+class _Exits:
+    """Futures waiting for a container's next exit or its removal."""
+
+    def __init__(self) -> None:
+        self._exit: dict[str, list[asyncio.Future[int]]] = {}
+        self._removed: dict[str, list[asyncio.Future[int]]] = {}
+
+    def next_exit(self, cid: str) -> asyncio.Future[int]:
+        future = asyncio.get_running_loop().create_future()
+        self._exit.setdefault(cid, []).append(future)
+        return future
+
+    def removal(self, cid: str) -> asyncio.Future[int]:
+        future = asyncio.get_running_loop().create_future()
+        self._removed.setdefault(cid, []).append(future)
+        return future
+
+    def exited(self, cid: str, code: int) -> None:
+        for future in self._exit.pop(cid, []):
+            if not future.done():
+                future.set_result(code)
+
+    def removed(self, cid: str, code: int) -> None:
+        self.exited(cid, code)
+        for future in self._removed.pop(cid, []):
+            if not future.done():
+                future.set_result(code)
+
+
+class ContainerManager:
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime,
+        networks: Networks,
+        plugins: PluginManager,
+        paths: Paths,
+    ) -> None:
+        self.store = store
+        self.runtime = runtime
+        self.networks = networks
+        self.plugins = plugins
+        self.paths = paths
+        self.images = ImageManager(runtime, self._users_of_image)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._exits = _Exits()
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._create_lock = asyncio.Lock()
+
+    # -- lookup ---------------------------------------------------------------
+
+    def get(self, ref: str) -> Container:
+        """A container by full id, name, or unique id prefix; 404 otherwise."""
+        doc = self.store.get(ref)
+        if doc is None:
+            cid = self.store.id_by_name(ref.lstrip("/"))
+            if cid is None and ref:
+                matches = self.store.ids_with_prefix(ref)
+                if len(matches) > 1:
+                    raise InvalidParameter(
+                        f"multiple containers found with provided prefix: {ref}"
+                    )
+                cid = matches[0] if matches else None
+            doc = self.store.get(cid) if cid else None
+        if doc is None:
+            raise NotFound(f"No such container: {ref}")
+        return Container.from_doc(doc)
+
+    def all(self) -> list[Container]:
+        return [Container.from_doc(doc) for doc in self.store.all()]
+
+    def _users_of_image(self, image_id: str) -> list[str]:
+        return [c.id for c in self.all() if c.image_id == image_id]
+
+    def _save(self, container: Container) -> None:
+        self.store.put(container.id, container.name, container.to_doc())
+
+    def _lock(self, cid: str) -> asyncio.Lock:
+        return self._locks.setdefault(cid, asyncio.Lock())
+
+    # -- create ---------------------------------------------------------------
+
+    async def create(self, body: bytes, name: str = "") -> Container:
+        body = await self.plugins.pre_create(body)
+        request = _decode(body)
+        name = names.check_name(name) if name else ""
+        self._validate(request)
+        image = await self.images.resolve(request.Image)
+
+        async with self._create_lock:
+            if name and self.store.id_by_name(name):
+                raise _name_conflict(name, self.store.id_by_name(name) or "")
+            container = self._new_record(request, name or self._free_name(), image)
+            await self._prepare_rootfs(container, image)
+            try:
+                self._save(container)
+            except BaseException:
+                await self._remove_rootfs(container.id)
+                raise
+        log.info("container %s created as %s", container.id, container.name)
+        return container
+
+    def _free_name(self) -> str:
+        while True:
+            name = names.random_name()
+            if not self.store.id_by_name(name):
+                return name
+
+    def _validate(self, request: CreateRequest) -> None:
+        host = request.HostConfig
+        if not request.Image:
+            raise InvalidParameter("Config.Image is required: name the image to run")
+        if host.Memory < 0:
+            raise InvalidParameter(
+                f"invalid HostConfig.Memory {host.Memory}: must not be negative"
+            )
+        if 0 < host.Memory < MIN_MEMORY:
+            raise InvalidParameter("Minimum memory limit allowed is 6MB")
+        for field_name in ("CpuShares", "CpuQuota", "CpuPeriod"):
+            if getattr(host, field_name) < 0:
+                raise InvalidParameter(
+                    f"invalid HostConfig.{field_name} {getattr(host, field_name)}: "
+                    "must not be negative"
+                )
+        for bind in host.Binds or []:
+            try:
+                parse_bind(bind)
+            except SpecError as exc:
+                raise InvalidParameter(str(exc)) from exc
+        for network in _network_names(request):
+            if network.startswith("container:"):
+                raise InvalidParameter(
+                    f"network mode {network!r} is not supported yet"
+                )  # TODO(#3): share another container's network namespace
+            self._network(network)
+
+    def _network(self, name: str) -> Any:
+        from pouch.network.errors import NetworkNotFound
+
+        try:
+            return self.networks.get_network(name)
+        except NetworkNotFound as exc:
+            raise NotFound(f"network {name} not found") from exc
+
+    def _new_record(
+        self, request: CreateRequest, name: str, image: Any
+    ) -> Container:
+        cid = names.new_id()
+        return Container(
+            id=cid,
+            name=name,
+            created=now_rfc3339(),
+            image=request.Image,
+            image_ref=image.name,
+            image_id=image.id,
+            request=request,
+            log_path=str(self.paths.container_dir(cid) / f"{cid}-json.log"),
+            hostname=request.Hostname or cid[:12],
+            args=_resolve_command(request, image),
+            networks=[EndpointInfo(network=n) for n in _network_names(request)],
+        )
+
+    async def _prepare_rootfs(self, container: Container, image: Any) -> list[Any]:
+        try:
+            return await self.runtime.prepare_rootfs(container.id, image.chain_id)
+        except ContainerdError as exc:
+            raise PouchError(
+                f"container {container.id}: cannot prepare its rootfs: {exc}"
+            ) from exc
+
+    async def _remove_rootfs(self, cid: str) -> None:
+        with contextlib.suppress(ContainerdError):
+            await self.runtime.remove_rootfs(cid)
+
+    # -- start ----------------------------------------------------------------
+
+    async def start(self, ref: str) -> None:
+        container = self.get(ref)
+        async with self._lock(container.id):
+            container = self.get(container.id)
+            if container.running:
+                raise NotModified(f"container {container.id} is already running")
+            await self._start(container)
+
+    async def _start(self, container: Container) -> None:
+        undo = contextlib.AsyncExitStack()
+        async with undo:
+            waiter = await self._launch(container, undo)
+            undo.pop_all()
+        container.state = State(
+            status=Status.RUNNING, pid=container.state.pid, started_at=now_rfc3339()
+        )
+        self._save(container)
+        self._watch(container.id, waiter)
+        log.info("container %s started, pid %d", container.id, container.state.pid)
+
+    async def _launch(
+        self, container: Container, undo: contextlib.AsyncExitStack
+    ) -> asyncio.Task[Any]:
+        """Every step from endpoints to a started task; each pushes its undo."""
+        image = await self.images.resolve(container.image_ref)
+        cid = container.id
+
+        undo.push_async_callback(self._release_network, container)
+        await self._create_endpoints(container)
+        files = self._write_files(container)
+        plugin_hooks = await self.plugins.pre_start(inspect_doc(container))
+        hooks = order_hooks(self._daemon_hooks(container), plugin_hooks)
+
+        mounts = await self._prepare_rootfs(container, image)
+        spec = self._spec(container, image, hooks, files, mounts)
+        try:
+            await self.runtime.create_container(
+                cid, spec, cid, image.name, {"io.pouch.name": container.name},
+                self.paths.runc_root,
+            )  # fmt: skip
+            undo.push_async_callback(self._delete_ctrd_container, cid)
+            Path(container.log_path).parent.mkdir(parents=True, exist_ok=True)
+            uri = jsonlog.binary_log_uri(self.paths.pouchd, container.log_path)
+            container.state.pid = await self.runtime.create_task(
+                cid, mounts, stdout=uri, stderr=uri, terminal=container.request.Tty
+            )
+            undo.push_async_callback(self._delete_task, cid)
+            waiter = asyncio.create_task(self.runtime.wait_task(cid))
+            undo.callback(waiter.cancel)
+            await asyncio.sleep(0)  # let the wait call go out before the start
+            await self.runtime.start_task(cid)
+        except ContainerdError as exc:
+            raise PouchError(f"container {cid}: cannot start: {exc}") from exc
+        return waiter
+
+    async def _create_endpoints(self, container: Container) -> None:
+        env = list(container.request.Env or [])
+        attached = []
+        for info in container.networks:
+            if info.network in SPECIAL_NETWORKS:
+                attached.append(info)
+                continue
+            choice = await self.plugins.pre_create_endpoint(container.id, env)
+            endpoint = await self.networks.create_endpoint(
+                container.id,
+                info.network,
+                priority=choice.priority,
+                disable_resolver=choice.disable_resolver,
+                generic_params=choice.generic_params,
+            )
+            network = self._network(info.network)
+            attached.append(_endpoint_info(info.network, network, endpoint))
+        container.networks = attached
+
+    def _write_files(self, container: Container) -> dict[str, Path]:
+        directory = self.paths.container_dir(container.id)
+        directory.mkdir(parents=True, exist_ok=True)
+        mode = container.network_mode
+        kind = mode if mode in SPECIAL_NETWORKS else "bridge"
+        made = self.networks.write_container_files(
+            container.id, directory, container.hostname, kind
+        )
+        container.files = {k: str(v) for k, v in made.items()}
+        return {f"/etc/{k}": Path(v) for k, v in made.items()}
+
+    def _daemon_hooks(self, container: Container) -> list[Hook]:
+        if container.network_mode == "host":
+            return []
+        args = [
+            "pouchd",
+            "libnetwork-setkey",
+            container.id,
+            self.networks.controller_id,
+        ]
+        return [Hook(path=self.paths.pouchd, args=args)]
+
+    def _spec(
+        self,
+        container: Container,
+        image: Any,
+        hooks: list[Hook],
+        files: dict[str, Path],
+        mounts: list[Any],
+    ) -> dict[str, Any]:
+        inp = SpecInput(
+            container_id=container.id,
+            config=container.request,
+            host_config=container.request.HostConfig,
+            image_config=image.config.get("config") or {},
+            hostname=container.hostname,
+            prestart_hooks=hooks,
+            host_network=container.network_mode == "host",
+            files=files,
+            rootfs_dirs=_rootfs_dirs(mounts),
+        )
+        try:
+            return build_spec(inp)
+        except (SpecError, UnknownUser) as exc:
+            raise InvalidParameter(f"container {container.id}: {exc}") from exc
+
+    # -- exit -----------------------------------------------------------------
+
+    def _watch(self, cid: str, waiter: Awaitable[Any]) -> None:
+        self._watchers[cid] = asyncio.create_task(self._on_exit(cid, waiter))
+
+    async def _on_exit(self, cid: str, waiter: Awaitable[Any]) -> None:
+        try:
+            status = await waiter
+            code = int(status.code)
+        except ContainerdError as exc:
+            log.warning("container %s: lost its task: %s", cid, exc)
+            code = 255
+        async with self._lock(cid):
+            container = self.get(cid)
+            await self._cleanup_exit(container, code)
+        self._watchers.pop(cid, None)
+        self._exits.exited(cid, code)
+        if container.request.HostConfig.AutoRemove:
+            with contextlib.suppress(NotFound):
+                await self.remove(cid, force=True)
+
+    async def _cleanup_exit(self, container: Container, code: int) -> None:
+        await self._delete_task(container.id)
+        await self._delete_ctrd_container(container.id)
+        await self._release_network(container)
+        container.state = State(
+            status=Status.EXITED,
+            exit_code=code,
+            started_at=container.state.started_at,
+            finished_at=now_rfc3339(),
+        )
+        self._save(container)
+        log.info("container %s exited with code %d", container.id, code)
+
+    async def _delete_task(self, cid: str) -> None:
+        try:
+            await self.runtime.kill_task(cid, signals.SIGKILL, all=True)
+        except ContainerdError:
+            pass
+        with contextlib.suppress(ContainerdError):
+            await self.runtime.delete_task(cid)
+
+    async def _delete_ctrd_container(self, cid: str) -> None:
+        with contextlib.suppress(ContainerdError):
+            await self.runtime.delete_container(cid)
+
+    async def _release_network(self, container: Container) -> None:
+        try:
+            await self.networks.release(container.id)
+        except Exception:
+            log.exception("container %s: releasing its network failed", container.id)
+        container.networks = [EndpointInfo(network=i.network) for i in container.networks]
+
+    # -- stop, kill, restart, remove ---------------------------------------------
+
+    async def stop(self, ref: str, timeout: int | None = None) -> None:
+        container = self.get(ref)
+        if not container.running:
+            raise NotModified(f"container {container.id} is already stopped")
+        if timeout is None:
+            timeout = container.request.StopTimeout
+        if timeout is None:
+            timeout = 10
+        exited = self._exits.next_exit(container.id)
+        stop_signal = _parse_signal(container.request.StopSignal or "SIGTERM")
+        await self._signal(container, stop_signal)
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), timeout=max(timeout, 0))
+        except TimeoutError:
+            log.info("container %s: no exit after %ss, killing", container.id, timeout)
+            await self._signal(container, signals.SIGKILL, all_processes=True)
+            await exited
+
+    async def kill(self, ref: str, signal: str = "SIGKILL") -> None:
+        container = self.get(ref)
+        number = _parse_signal(signal)
+        if not container.running:
+            raise Conflict(f"Container {container.id} is not running")
+        await self._signal(container, number)
+
+    async def _signal(
+        self, container: Container, number: int, all_processes: bool = False
+    ) -> None:
+        try:
+            await self.runtime.kill_task(container.id, number, all=all_processes)
+        except ContainerdNotFound:
+            pass  # exited meanwhile; the watcher records it
+        except ContainerdError as exc:
+            raise PouchError(f"container {container.id}: cannot signal: {exc}") from exc
+
+    async def restart(self, ref: str, timeout: int | None = None) -> None:
+        container = self.get(ref)
+        if container.running:
+            await self.stop(container.id, timeout)
+        await self.start(container.id)
+
+    async def remove(self, ref: str, force: bool = False) -> None:
+        container = self.get(ref)
+        if container.running:
+            if not force:
+                raise Conflict(
+                    f"You cannot remove a running container {container.id}. Stop the "
+                    "container before attempting removal or force remove"
+                )
+            exited = self._exits.next_exit(container.id)
+            await self._signal(container, signals.SIGKILL, all_processes=True)
+            await exited
+        async with self._lock(container.id):
+            container = self.get(container.id)
+            await self._release_network(container)
+            await self._remove_rootfs(container.id)
+            shutil.rmtree(self.paths.container_dir(container.id), ignore_errors=True)
+            self.store.delete(container.id)
+        self._locks.pop(container.id, None)
+        self._exits.removed(container.id, container.state.exit_code)
+        log.info("container %s removed", container.id)
+
+    # -- wait, inspect, list, logs ----------------------------------------------
+
+    async def wait(self, ref: str, condition: str = "not-running") -> int:
+        container = self.get(ref)
+        if condition == "removed":
+            return await self._exits.removal(container.id)
+        if condition == "next-exit":
+            return await self._exits.next_exit(container.id)
+        if condition not in ("", "not-running"):
+            raise InvalidParameter(
+                f"invalid condition {condition!r}: expected not-running, next-exit "
+                "or removed"
+            )
+        if not container.running:
+            return container.state.exit_code
+        return await self._exits.next_exit(container.id)
+
+    def wait_future(self, ref: str, condition: str) -> Awaitable[int]:
+        """Like ``wait``, but the container is looked up now and the wait runs later:
+        the API can answer 404 before it sends its headers."""
+        self.get(ref)
+        return self.wait(ref, condition)
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        return inspect_doc(self.get(ref))
+
+    def list(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:  # noqa: E501
+        chosen = [
+            c
+            for c in self.all()
+            if (all or c.running) and matches_filters(c, filters or {})
+        ]
+        chosen.sort(key=lambda c: c.created, reverse=True)
+        return [list_entry(c) for c in chosen]
+
+    def logs(
+        self,
+        ref: str,
+        *,
+        follow: bool,
+        stdout: bool,
+        stderr: bool,
+        tail: int | None,
+        since: float,
+        until: float,
+        timestamps: bool,
+    ) -> tuple[Container, AsyncIterator[Any]]:
+        container = self.get(ref)
+        stop = asyncio.Event()
+        if not (follow and container.running):
+            stop.set()
+        else:
+            exited = self._exits.next_exit(container.id)
+            exited.add_done_callback(lambda _: stop.set())
+        path = Path(container.log_path)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        entries = jsonlog.read_logs(
+            path,
+            follow=follow,
+            tail=tail,
+            stdout=stdout,
+            stderr=stderr,
+            since=since,
+            until=until,
+            timestamps=timestamps,
+            stop=stop,
+        )
+        return container, entries
+
+    # -- daemon start and stop ------------------------------------------------------
+
+    async def restore(self) -> None:
+        """Re-adopts the tasks that kept running while the daemon was away, and records
+        the exits of those that did not."""
+        for container in self.all():
+            if container.running:
+                await self._readopt(container)
+            elif container.request.HostConfig.AutoRemove:
+                await self.remove(container.id, force=True)
+
+    async def _readopt(self, container: Container) -> None:
+        try:
+            task = await self.runtime.get_task(container.id)
+        except ContainerdNotFound:
+            task = None
+        if task is not None and task.status in ("running", "paused", "created"):
+            container.state.pid = task.pid
+            self._save(container)
+            self._watch(container.id, self.runtime.wait_task(container.id))
+            log.info("container %s re-adopted, pid %d", container.id, task.pid)
+            return
+        code = getattr(getattr(task, "exit_status", None), "code", 255)
+        await self._cleanup_exit(container, int(code) if task is not None else 255)
+        if container.request.HostConfig.AutoRemove:
+            await self.remove(container.id, force=True)
+
+    async def close(self) -> None:
+        """Stops watching; the tasks themselves keep running in their shims."""
+        for watcher in list(self._watchers.values()):
+            watcher.cancel()
+        for watcher in list(self._watchers.values()):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+        self._watchers.clear()
+
+
+def _decode(body: bytes) -> CreateRequest:
+    try:
+        raw = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid JSON in create request: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise InvalidParameter("create request must be a JSON object")
+    try:
+        return CreateRequest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidParameter(
+            f"invalid create request: {where}: {first['msg']}"
+        ) from exc
+
+
+def _resolve_command(request: CreateRequest, image: Any) -> list[str]:
+    try:
+        return resolve_command(request, image.config.get("config") or {})
+    except SpecError as exc:
+        raise InvalidParameter(str(exc)) from exc
+
+
+def _network_names(request: CreateRequest) -> list[str]:
+    mode = request.HostConfig.NetworkMode
+    first = "bridge" if mode in ("", "default") else mode
+    extra = list((request.NetworkingConfig and request.NetworkingConfig.EndpointsConfig) or {})  # noqa: E501
+    return [first] + [n for n in extra if n != first]
+
+
+def _name_conflict(name: str, holder: str) -> Conflict:
+    return Conflict(
+        f'Conflict. The container name "/{name}" is already in use by container '
+        f'"{holder}". You have to remove (or rename) that container to be able to '
+        "reuse that name."
+    )
+
+
+def _endpoint_info(name: str, network: Any, endpoint: Any) -> EndpointInfo:
+    return EndpointInfo(
+        network=name,
+        network_id=network.id,
+        endpoint_id=endpoint.id,
+        ip_address=endpoint.ip,
+        prefix_len=endpoint.prefix_len,
+        gateway=endpoint.gateway,
+        mac_address=endpoint.mac,
+        priority=endpoint.priority,
+        disable_resolver=endpoint.disable_resolver,
+        generic_params=dict(endpoint.generic_params or {}),
+    )
+
+
+def _rootfs_dirs(mounts: list[Any]) -> list[Path]:
+    """The overlay's upper directory, then its lower ones, from the mount options."""
+    dirs: list[Path] = []
+    for mount in mounts:
+        options = list(getattr(mount, "options", []) or [])
+        if getattr(mount, "type", "") == "bind":
+            dirs.append(Path(getattr(mount, "source", "")))
+        for option in options:
+            key, _, value = option.partition("=")
+            if key == "upperdir":
+                dirs.insert(0, Path(value))
+            elif key == "lowerdir":
+                dirs.extend(Path(p) for p in value.split(":"))
+    return dirs
+
+
+def _parse_signal(value: str | int) -> int:
+    text = str(value).strip().upper()
+    if text.isdigit():
+        number = int(text)
+        if 0 < number < 65:
+            return number
+    else:
+        name = text if text.startswith("SIG") else "SIG" + text
+        found = getattr(signals.Signals, name, None)
+        if found is not None:
+            return int(found)
+    raise InvalidParameter(f"Invalid signal: {value}")
+
+

@@ -1,0 +1,131 @@
+"""A container as the store keeps it, and its state machine's states."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pouch.types import CreateRequest
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_rfc3339(value: str) -> float:
+    if not value or value.startswith("0001-"):
+        return 0.0
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+class Status(enum.StrEnum):
+    CREATED = "created"
+    RUNNING = "running"
+    PAUSED = "paused"
+    RESTARTING = "restarting"
+    REMOVING = "removing"
+    EXITED = "exited"
+    DEAD = "dead"
+
+
+@dataclass
+class State:
+    status: Status = Status.CREATED
+    pid: int = 0
+    exit_code: int = 0
+    error: str = ""
+    started_at: str = ZERO_TIME
+    finished_at: str = ZERO_TIME
+    oom_killed: bool = False
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "Status": self.status.value,
+            "Running": self.status in (Status.RUNNING, Status.PAUSED),
+            "Paused": self.status == Status.PAUSED,
+            "Restarting": self.status == Status.RESTARTING,
+            "OOMKilled": self.oom_killed,
+            "Dead": self.status == Status.DEAD,
+            "Pid": self.pid,
+            "ExitCode": self.exit_code,
+            "Error": self.error,
+            "StartedAt": self.started_at,
+            "FinishedAt": self.finished_at,
+        }
+
+
+@dataclass
+class EndpointInfo:
+    """A container's place on one network, as inspect shows it."""
+
+    network: str
+    network_id: str = ""
+    endpoint_id: str = ""
+    ip_address: str = ""
+    prefix_len: int = 0
+    gateway: str = ""
+    mac_address: str = ""
+    priority: int = 0
+    disable_resolver: bool = False
+    generic_params: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "NetworkID": self.network_id,
+            "EndpointID": self.endpoint_id,
+            "Gateway": self.gateway,
+            "IPAddress": self.ip_address,
+            "IPPrefixLen": self.prefix_len,
+            "MacAddress": self.mac_address,
+            "Aliases": self.aliases or None,
+            "Priority": self.priority,
+            "DisableResolver": self.disable_resolver,
+            "GenericParams": self.generic_params,
+        }
+
+
+@dataclass
+class Container:
+    id: str
+    name: str
+    created: str
+    image: str  # as the client named it
+    image_ref: str  # the normalized reference
+    image_id: str
+    request: CreateRequest
+    log_path: str
+    hostname: str
+    args: list[str] = field(default_factory=list)  # the command as it will run
+    state: State = field(default_factory=State)
+    networks: list[EndpointInfo] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)
+    restart_count: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.state.status in (Status.RUNNING, Status.PAUSED)
+
+    @property
+    def network_mode(self) -> str:
+        mode = self.request.HostConfig.NetworkMode
+        return "bridge" if mode in ("", "default") else mode
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["request"] = self.request.model_dump(mode="json")
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Container:
+        doc = dict(doc)
+        doc["request"] = CreateRequest.model_validate(doc["request"])
+        state = dict(doc["state"])
+        state["status"] = Status(state["status"])
+        doc["state"] = State(**state)
+        doc["networks"] = [EndpointInfo(**n) for n in doc["networks"]]
+        return cls(**doc)

@@ -1,0 +1,216 @@
+"""Building a container's OCI runtime spec, one small function per section.
+
+Inputs are the create request (already validated), the image's config section and
+what the daemon prepared for this start (hooks in run order, files to bind in, the
+rootfs directories for looking up users). The result is the spec as JSON-ready dicts,
+which containerd stores and the shim writes out as config.json.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pouch.hookplugins.ordering import Hook
+from pouch.oci import defaults
+from pouch.oci.users import resolve_user
+from pouch.types import ContainerConfig, HostSettings
+
+OCI_VERSION = "1.0.2-dev"
+
+
+class SpecError(ValueError):
+    """The create config cannot become a valid spec; the message says why."""
+
+
+@dataclass
+class SpecInput:
+    container_id: str
+    config: ContainerConfig
+    host_config: HostSettings
+    image_config: dict[str, Any]
+    hostname: str
+    prestart_hooks: list[Hook] = field(default_factory=list)
+    host_network: bool = False
+    # Files the daemon made for the container, by their path inside it.
+    files: dict[str, Path] = field(default_factory=dict)
+    # Where the rootfs's files can be read (upper layer first), for /etc/passwd.
+    rootfs_dirs: list[Path] = field(default_factory=list)
+    cgroup_parent: str = "/pouch"
+
+
+def build_spec(inp: SpecInput) -> dict[str, Any]:
+    return {
+        "ociVersion": OCI_VERSION,
+        "process": process_section(inp),
+        "root": {"path": "rootfs", "readonly": inp.host_config.ReadonlyRootfs},
+        "hostname": inp.hostname,
+        "mounts": mounts_section(inp),
+        "hooks": {"prestart": [hook.to_oci() for hook in inp.prestart_hooks]},
+        "annotations": dict(inp.config.Labels or {}),
+        "linux": linux_section(inp),
+    }
+
+
+def process_section(inp: SpecInput) -> dict[str, Any]:
+    uid, gid, extra_gids = resolve_user(_user(inp), inp.rootfs_dirs)
+    caps = capabilities(inp.host_config)
+    return {
+        "terminal": inp.config.Tty,
+        "user": {"uid": uid, "gid": gid, "additionalGids": extra_gids},
+        "args": command(inp),
+        "env": environment(inp),
+        "cwd": inp.config.WorkingDir or inp.image_config.get("WorkingDir") or "/",
+        "capabilities": {
+            "bounding": caps,
+            "effective": caps,
+            "permitted": caps,
+        },
+        "noNewPrivileges": False,
+        "oomScoreAdj": 0,
+    }
+
+
+def command(inp: SpecInput) -> list[str]:
+    return resolve_command(inp.config, inp.image_config)
+
+
+def resolve_command(config: ContainerConfig, image: dict[str, Any]) -> list[str]:
+    """Docker's rule: the request's Entrypoint replaces the image's, and then the
+    image's Cmd only applies when the request changed neither."""
+    entrypoint = config.Entrypoint
+    cmd = config.Cmd
+    if entrypoint is None:
+        entrypoint = image.get("Entrypoint") or []
+        if cmd is None:
+            cmd = image.get("Cmd") or []
+    args = list(entrypoint) + list(cmd or [])
+    if not args:
+        raise SpecError("no command specified: the image has no Cmd or Entrypoint")
+    return args
+
+
+def environment(inp: SpecInput) -> list[str]:
+    """The image's variables, then the request's, a later name replacing an earlier."""
+    merged: dict[str, str] = {}
+    for entry in list(inp.image_config.get("Env") or []) + list(inp.config.Env or []):
+        name, _, value = entry.partition("=")
+        merged[name] = value
+    merged.setdefault("PATH", defaults.DEFAULT_PATH)
+    merged["HOSTNAME"] = inp.hostname
+    if inp.config.Tty:
+        merged.setdefault("TERM", "xterm")
+    return [f"{name}={value}" for name, value in merged.items()]
+
+
+def capabilities(host: HostSettings) -> list[str]:
+    if host.Privileged:
+        return list(defaults.ALL_CAPABILITIES)
+    caps = list(defaults.CAPABILITIES)
+    adds = [_cap_name(c) for c in host.CapAdd or []]
+    drops = [_cap_name(c) for c in host.CapDrop or []]
+    if "CAP_ALL" in adds:
+        caps = list(defaults.ALL_CAPABILITIES)
+    caps += [c for c in adds if c != "CAP_ALL" and c not in caps]
+    if "CAP_ALL" in drops:
+        return [c for c in caps if c in adds]
+    return [c for c in caps if c not in drops]
+
+
+def _cap_name(name: str) -> str:
+    upper = name.upper()
+    full = upper if upper.startswith("CAP_") else "CAP_" + upper
+    if full != "CAP_ALL" and full not in defaults.ALL_CAPABILITIES:
+        raise SpecError(f"unknown capability: {name!r}")
+    return full
+
+
+def _user(inp: SpecInput) -> str:
+    return inp.config.User or str(inp.image_config.get("User") or "")
+
+
+def mounts_section(inp: SpecInput) -> list[dict[str, Any]]:
+    mounts = copy.deepcopy(defaults.MOUNTS)
+    if inp.host_config.Privileged:
+        for mount in mounts:
+            if mount["destination"] in ("/sys", "/sys/fs/cgroup"):
+                mount["options"] = [o for o in mount["options"] if o != "ro"]
+                mount["options"].append("rw")
+    for dest, source in inp.files.items():
+        mounts.append(_bind(str(source), dest, read_only=False))
+    for bind in inp.host_config.Binds or []:
+        mounts.append(parse_bind(bind))
+    return mounts
+
+
+def parse_bind(bind: str) -> dict[str, Any]:
+    """``/host/path:/container/path[:ro|rw]`` as a bind mount."""
+    parts = bind.split(":")
+    if len(parts) not in (2, 3) or not all(parts[:2]):
+        raise SpecError(f"invalid bind {bind!r}: expected src:dst[:ro|rw]")
+    source, dest = parts[0], parts[1]
+    mode = parts[2] if len(parts) == 3 else "rw"
+    if not source.startswith("/"):
+        raise SpecError(
+            f"invalid bind {bind!r}: the source must be an absolute host path "
+            "(named volumes are not supported)"
+        )
+    if not dest.startswith("/"):
+        raise SpecError(f"invalid bind {bind!r}: the destination must be absolute")
+    if set(mode.split(",")) - {"ro", "rw", "z", "Z"}:
+        raise SpecError(f"invalid bind {bind!r}: unknown mode {mode!r}")
+    return _bind(source, dest, read_only="ro" in mode.split(","))
+
+
+def _bind(source: str, dest: str, *, read_only: bool) -> dict[str, Any]:
+    options = ["rbind", "rprivate", "ro" if read_only else "rw"]
+    return {"destination": dest, "type": "bind", "source": source, "options": options}
+
+
+def linux_section(inp: SpecInput) -> dict[str, Any]:
+    privileged = inp.host_config.Privileged
+    linux: dict[str, Any] = {
+        "cgroupsPath": f"{inp.cgroup_parent}/{inp.container_id}",
+        "namespaces": namespaces(inp),
+        "resources": resources(inp.host_config),
+    }
+    if not privileged:
+        linux["maskedPaths"] = list(defaults.MASKED_PATHS)
+        linux["readonlyPaths"] = list(defaults.READONLY_PATHS)
+    return linux
+
+
+def namespaces(inp: SpecInput) -> list[dict[str, str]]:
+    kinds = ["pid", "ipc", "uts", "mount"]
+    if not inp.host_network:
+        kinds.append("network")
+    return [{"type": kind} for kind in kinds]
+
+
+def resources(host: HostSettings) -> dict[str, Any]:
+    devices: list[dict[str, Any]]
+    if host.Privileged:
+        devices = [{"allow": True, "access": "rwm"}]
+    else:
+        devices = copy.deepcopy(defaults.DEVICE_RULES)
+    res: dict[str, Any] = {"devices": devices}
+    if host.Memory:
+        res["memory"] = {"limit": host.Memory}
+        if host.MemorySwap:
+            res["memory"]["swap"] = host.MemorySwap
+    cpu = {
+        key: value
+        for key, value in (
+            ("shares", host.CpuShares),
+            ("quota", host.CpuQuota),
+            ("period", host.CpuPeriod),
+        )
+        if value
+    }
+    if cpu:
+        res["cpu"] = cpu
+    if host.PidsLimit is not None and host.PidsLimit > 0:
+        res["pids"] = {"limit": host.PidsLimit}
+    return res

@@ -1,0 +1,88 @@
+"""The create request's shapes, as pydantic models with the Docker Engine API's field
+names. Every layer may import these; unknown fields are kept so that inspect can show
+what the client sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _ApiModel(BaseModel):
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, serialize_by_alias=True
+    )
+
+
+class RestartPolicySettings(_ApiModel):
+    Name: str = ""
+    MaximumRetryCount: int = 0
+
+
+class LogSettings(_ApiModel):
+    Type: str = "json-file"
+    # "Config" is pydantic's own name for class settings; the alias keeps the wire's.
+    Config_: dict[str, str] = Field(default_factory=dict, alias="Config")
+
+
+class HostSettings(_ApiModel):
+    Binds: list[str] | None = None
+    NetworkMode: str = ""
+    Memory: int = 0
+    MemorySwap: int = 0
+    CpuShares: int = 0
+    CpuQuota: int = 0
+    CpuPeriod: int = 0
+    PidsLimit: int | None = None
+    Privileged: bool = False
+    CapAdd: list[str] | None = None
+    CapDrop: list[str] | None = None
+    ReadonlyRootfs: bool = False
+    AutoRemove: bool = False
+    RestartPolicy: RestartPolicySettings = Field(default_factory=RestartPolicySettings)
+    LogConfig: LogSettings = Field(default_factory=LogSettings)
+
+
+class EndpointSettings(_ApiModel):
+    Aliases: list[str] | None = None
+    IPAMConfig: dict[str, Any] | None = None
+    MacAddress: str = ""
+
+
+class NetworkingSettings(_ApiModel):
+    EndpointsConfig: dict[str, EndpointSettings] | None = None
+
+
+class ContainerConfig(_ApiModel):
+    Hostname: str = ""
+    Domainname: str = ""
+    User: str = ""
+    AttachStdin: bool = False
+    AttachStdout: bool = False
+    AttachStderr: bool = False
+    Tty: bool = False
+    OpenStdin: bool = False
+    StdinOnce: bool = False
+    Env: list[str] | None = None
+    Cmd: list[str] | None = None
+    Entrypoint: list[str] | None = None
+    Image: str = ""
+    WorkingDir: str = ""
+    Labels: dict[str, str] | None = None
+    StopSignal: str | None = None
+    StopTimeout: int | None = None
+
+    @field_validator("Cmd", "Entrypoint", mode="before")
+    @classmethod
+    def _string_is_one_word(cls, value: Any) -> Any:
+        # The API takes a bare string where it takes a list of words (docker's
+        # strslice); a string means a one-element list.
+        return [value] if isinstance(value, str) else value
+
+
+class CreateRequest(ContainerConfig):
+    """``POST /containers/create``: the container config with two nested sections."""
+
+    HostConfig: HostSettings = Field(default_factory=HostSettings)
+    NetworkingConfig: NetworkingSettings | None = None

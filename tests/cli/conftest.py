@@ -19,6 +19,7 @@ def fake() -> Iterator[FakeDaemon]:
             yield fake
         finally:
             stop()
+        assert not fake.errors, f"the fake daemon failed: {fake.errors!r}"
 
 
 class Pouch:

@@ -7,6 +7,7 @@ chunks, sent with chunked encoding, so streaming paths are exercised for real.
 
 import json
 import socketserver
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class FakeDaemon:
     socket_path: str
     routes: dict[tuple[str, str], Answer | Responder] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
 
     def on(self, method: str, path: str, answer: Answer | Responder) -> None:
         self.routes[(method, path)] = answer
@@ -132,6 +134,14 @@ class _Server(socketserver.ThreadingUnixStreamServer):
     daemon_threads = True
     daemon: FakeDaemon
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Record instead of printing: a handler thread may outlive its test and
+        # would write into the next test's captured stderr. A client that hangs
+        # up early (run closing its pending wait) is not an error.
+        error = sys.exc_info()[1]
+        if error is not None and not isinstance(error, ConnectionError):
+            self.daemon.errors.append(error)
+
     def get_request(self) -> tuple[Any, Any]:
         # BaseHTTPRequestHandler wants a (host, port) client address.
         sock, _ = super().get_request()
@@ -143,7 +153,7 @@ def serve(socket_path: str) -> tuple[FakeDaemon, Callable[[], None]]:
     fake = FakeDaemon(socket_path)
     server = _Server(socket_path, _Handler)
     server.daemon = fake
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
 
     def stop() -> None:

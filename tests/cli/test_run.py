@@ -44,7 +44,11 @@ def test_create_sends_docker_shaped_body(pouch: Pouch, fake: FakeDaemon) -> None
     assert body["Env"] == ["A=1", "B=two=2"]
     assert body["Labels"] == {"tier": "front"}
     assert (body["Tty"], body["OpenStdin"]) == (True, True)
-    assert (body["Hostname"], body["WorkingDir"], body["User"]) == ("h1", "/srv", "1000:1000")
+    assert (body["Hostname"], body["WorkingDir"], body["User"]) == (
+        "h1",
+        "/srv",
+        "1000:1000",
+    )
     assert body["Volumes"] == {"/data": {}}
     assert body["HostConfig"] == {
         "Binds": ["/src:/dst:ro"],
@@ -63,9 +67,7 @@ def test_create_sends_docker_shaped_body(pouch: Pouch, fake: FakeDaemon) -> None
     }
 
 
-def test_create_defaults_are_docker_zero_values(
-    pouch: Pouch, fake: FakeDaemon
-) -> None:
+def test_create_defaults_are_docker_zero_values(pouch: Pouch, fake: FakeDaemon) -> None:
     body = _create_body(pouch, fake, "busybox")
     assert "name" not in fake.find("POST", "/containers/create").query
     assert body["Cmd"] is None and body["Entrypoint"] is None and body["Env"] is None
@@ -92,9 +94,7 @@ def test_bare_env_name_takes_the_shell_value(
     assert body["Env"] == ["FROM_SHELL=yes"]
 
 
-def test_empty_entrypoint_clears_the_image_one(
-    pouch: Pouch, fake: FakeDaemon
-) -> None:
+def test_empty_entrypoint_clears_the_image_one(pouch: Pouch, fake: FakeDaemon) -> None:
     assert _create_body(pouch, fake, "--entrypoint", "", "img")["Entrypoint"] == [""]
 
 
@@ -171,9 +171,7 @@ def test_run_rm_waits_for_removal(pouch: Pouch, fake: FakeDaemon) -> None:
     assert wait.query == {"condition": "removed"}
 
 
-def test_run_missing_image_says_unable_to_find(
-    pouch: Pouch, fake: FakeDaemon
-) -> None:
+def test_run_missing_image_says_unable_to_find(pouch: Pouch, fake: FakeDaemon) -> None:
     fake.on(
         "POST",
         "/containers/create",
@@ -190,7 +188,7 @@ def test_run_start_failure_exits_125(pouch: Pouch, fake: FakeDaemon) -> None:
     fake.on("POST", f"/containers/{CID}/wait", Answer(200, {"StatusCode": 0}))
     result = pouch("run", "busybox")
     assert result.exit_code == 125
-    assert result.stderr == "Error response from fake: boom\n"
+    assert result.stderr == "Error response from daemon: boom\n"
 
 
 def test_create_conflict_is_one_line_exit_1(pouch: Pouch, fake: FakeDaemon) -> None:
@@ -198,4 +196,4 @@ def test_create_conflict_is_one_line_exit_1(pouch: Pouch, fake: FakeDaemon) -> N
     fake.on("POST", "/containers/create", Answer(409, {"message": message}))
     result = pouch("create", "--name", "web", "busybox")
     assert result.exit_code == 1
-    assert result.stderr == f"Error response from fake: {message}\n"
+    assert result.stderr == f"Error response from daemon: {message}\n"

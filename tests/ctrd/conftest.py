@@ -8,6 +8,7 @@ channel belongs to the loop it was made on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ T = TypeVar("T")
 Run = Callable[[Coroutine[Any, Any, T]], T]
 
 
-def _need_root() -> None:
+def need_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("containerd tests need root")
     if shutil.which("containerd") is None or shutil.which("runc") is None:
@@ -66,19 +67,28 @@ def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    # Short path: unix socket paths are limited to 108 bytes.
+@contextlib.contextmanager
+def short_home() -> Iterator[Path]:
+    """A fresh home directory with a short path: socket paths are limited to 108
+    bytes. Removed afterwards, with anything still mounted below it."""
     path = Path(f"/tmp/pouch-ctrd-test-{uuid.uuid4().hex[:8]}")
     path.mkdir()
-    yield path
-    _unmount_below(path)
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        yield path
+    finally:
+        _unmount_below(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def home() -> Iterator[Path]:
+    with short_home() as path:
+        yield path
 
 
 @pytest.fixture(scope="module")
 def containerd(home: Path, run: Run[Any]) -> Iterator[ContainerdProcess]:
-    _need_root()
+    need_root()
     proc = ContainerdProcess(home, log_level="debug")
     run(proc.start())
     yield proc
@@ -129,7 +139,9 @@ def _unmount_below(path: Path) -> None:
         subprocess.run(["umount", "-l", point], check=False)
 
 
-def minimal_spec(container_id: str, args: list[str], terminal: bool = False) -> dict:
+def minimal_spec(
+    container_id: str, args: list[str], terminal: bool = False
+) -> dict[str, Any]:
     """The smallest runtime spec runc runs busybox with, on this host's cgroup v1."""
     return {
         "ociVersion": "1.0.2",
@@ -137,7 +149,9 @@ def minimal_spec(container_id: str, args: list[str], terminal: bool = False) -> 
             "terminal": terminal,
             "user": {"uid": 0, "gid": 0},
             "args": args,
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+            "env": [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+            ],
             "cwd": "/",
             "capabilities": {
                 k: ["CAP_KILL", "CAP_CHOWN", "CAP_SETUID", "CAP_SETGID"]

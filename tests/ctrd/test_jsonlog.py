@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +49,9 @@ def logger(tmp_path: Path) -> Iterator[Logger]:
     ready_r, ready_w = os.pipe()
 
     def wire() -> None:
-        for fd, target in ((out_r, 3), (err_r, 4), (ready_w, 5)):
+        # Move the ends out of the way first: one may already be 3, 4 or 5.
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (out_r, err_r, ready_w)]
+        for fd, target in zip(high, (3, 4, 5), strict=True):
             os.dup2(fd, target)
 
     path = tmp_path / "c1" / "json.log"
@@ -128,7 +132,10 @@ def test_logger_usage() -> None:
 
 def test_binary_log_uri() -> None:
     uri = binary_log_uri("/usr/bin/pouchd", "/var/lib/pouch/containers/a b/json.log")
-    assert uri == "binary:///usr/bin/pouchd?json-file=/var/lib/pouch/containers/a%20b/json.log"
+    assert (
+        uri
+        == "binary:///usr/bin/pouchd?json-file=/var/lib/pouch/containers/a%20b/json.log"
+    )
 
 
 def test_frame() -> None:
@@ -152,16 +159,16 @@ def test_time_format_round_trip() -> None:
 T0 = 1704067200  # 2024-01-01T00:00:00Z
 
 
-def write_entries(path: Path, entries: list[tuple[str, str, float]]) -> None:
+def write_entries(path: Path, entries: Sequence[tuple[str, str, float]]) -> None:
     with path.open("a") as f:
         for stream, text, when in entries:
             stamp = rfc3339nano(int(when * 1e9))
             f.write(json.dumps({"log": text, "stream": stream, "time": stamp}) + "\n")
 
 
-def collect(path: Path, **kwargs: object) -> list[LogEntry]:
+def collect(path: Path, **kwargs: Any) -> list[LogEntry]:
     async def go() -> list[LogEntry]:
-        return [e async for e in read_logs(path, **kwargs)]  # type: ignore[arg-type]
+        return [e async for e in read_logs(path, **kwargs)]
 
     return asyncio.run(go())
 

@@ -18,7 +18,10 @@ DIGEST = "sha256:" + "a" * 64
         ("foo/bar", "docker.io/foo/bar:latest"),
         ("localhost/x", "localhost/x:latest"),
         ("localhost:5000/x", "localhost:5000/x:latest"),
-        ("registry.example.com/a/b/c:v1.0-rc_1", "registry.example.com/a/b/c:v1.0-rc_1"),
+        (
+            "registry.example.com/a/b/c:v1.0-rc_1",
+            "registry.example.com/a/b/c:v1.0-rc_1",
+        ),
         (f"foo/bar@{DIGEST}", f"docker.io/foo/bar@{DIGEST}"),
         (f"busybox:1@{DIGEST}", f"docker.io/library/busybox:1@{DIGEST}"),
         ("docker.io/library/busybox:latest", "docker.io/library/busybox:latest"),

@@ -43,7 +43,9 @@ class Boxes:
         self.run(self._create(cid, args, terminal, log))
         return Box(cid, log)
 
-    async def _create(self, cid: str, args: list[str], terminal: bool, log: Path):
+    async def _create(
+        self, cid: str, args: list[str], terminal: bool, log: Path
+    ) -> None:
         c = self.client
         mounts = await c.prepare_rootfs(cid, self.image.chain_id)
         spec = minimal_spec(cid, args, terminal)
@@ -89,7 +91,7 @@ async def start_and_wait(client: Containerd, cid: str) -> int:
     await asyncio.sleep(0)
     await client.start_task(cid)
     status = await asyncio.wait_for(waiter, 20)
-    return status.code
+    return int(status.code)
 
 
 def test_run_logs_both_streams_and_exit_code(
@@ -130,8 +132,8 @@ def test_kill_sleeping_task(
     client: Containerd, boxes: Boxes, run: Run[Any], home: Path
 ) -> None:
     box = boxes.create(["sleep", "100"])
-    # runc keeps its state under the root given in the runtime options.
-    assert (home / "runc" / box.id / "state.json").exists()
+    # The shim runs runc with the options' root plus the namespace.
+    assert (home / "runc" / client.namespace / box.id / "state.json").exists()
 
     async def scenario() -> int:
         waiter = asyncio.ensure_future(client.wait_task(box.id))
@@ -141,7 +143,7 @@ def test_kill_sleeping_task(
         assert task.pid in await client.task_pids(box.id)
         assert box.id in [t.id for t in await client.list_tasks()]
         await client.kill_task(box.id, signal.SIGKILL)
-        return (await asyncio.wait_for(waiter, 10)).code
+        return int((await asyncio.wait_for(waiter, 10)).code)
 
     assert run(scenario()) == 128 + signal.SIGKILL
 
@@ -203,6 +205,6 @@ def test_task_survives_containerd_restart(
         waiter = asyncio.ensure_future(client.wait_task(box.id))
         await asyncio.sleep(0.1)
         await client.kill_task(box.id, signal.SIGKILL)
-        return (await asyncio.wait_for(waiter, 10)).code
+        return int((await asyncio.wait_for(waiter, 10)).code)
 
     assert run(after_restart()) == 128 + signal.SIGKILL

@@ -79,7 +79,7 @@ class Pouchd:
                     f"pouchd exited with {self.proc.returncode}:\n{self.log()}"
                 )
             try:
-                self.client.call("GET", "/_ping")
+                self.client.request("GET", "/_ping").read()
                 return
             except Exception:
                 time.sleep(0.1)

@@ -20,7 +20,6 @@ only the standard library and stays small.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import selectors
@@ -31,8 +30,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import quote
+
+if TYPE_CHECKING:
+    # The reader's coroutines import asyncio when called: the writer, started for
+    # every container, should not pay for importing it.
+    import asyncio
 
 STDOUT_FD = 3
 STDERR_FD = 4
@@ -266,6 +270,8 @@ async def read_logs(
     Docker's json-file reader does. With ``follow`` new lines are yielded as they
     are written until ``stop`` is set and the file is drained.
     """
+    import asyncio
+
     filt = _Filter(stdout, stderr, since, until, timestamps)
     path = Path(path)
     if not await _wait_exists(path, follow, stop):
@@ -281,6 +287,8 @@ async def read_logs(
 
 async def _wait_exists(path: Path, follow: bool, stop: asyncio.Event | None) -> bool:
     """Wait for the log file when following: the writer may not have made it yet."""
+    import asyncio
+
     while not path.exists():
         if not follow or (stop is not None and stop.is_set()):
             return False
@@ -292,6 +300,8 @@ async def _lines(
     f: BinaryIO, follow: bool, stop: asyncio.Event | None
 ) -> AsyncIterator[bytes]:
     """Yield complete lines; when following, poll for more until stopped."""
+    import asyncio
+
     reader = f.read
     partial = b""
     while True:
@@ -319,6 +329,8 @@ async def _lines(
 
 
 async def _sleep_or_stop(stop: asyncio.Event | None) -> None:
+    import asyncio
+
     if stop is None:
         await asyncio.sleep(_FOLLOW_POLL)
         return

@@ -128,7 +128,7 @@ def main() -> None:
     finally:
         daemon.remove_all()
         daemon.stop()
-        subprocess.run(["ip", "link", "del", "pbench0"], capture_output=True)
+        daemon.remove_bridge()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -39,6 +39,7 @@ def daemon(busybox_tar: Path) -> Iterator[Pouchd]:
         pouchd.remove_all()
     finally:
         pouchd.stop()
+        pouchd.remove_bridge()
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -62,12 +63,17 @@ def fresh_daemon(busybox_tar: Path, tmp_path: Path) -> Iterator[object]:
             pass
         finally:
             pouchd.stop()
+            pouchd.remove_bridge()
+
+
+def host_links(kind: str) -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show", "type", kind],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
 
 
 def host_veths() -> set[str]:
-    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"],
-                         capture_output=True, text=True).stdout  # fmt: skip
-    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+    return host_links("veth")
 
 
 def overlay_mounts() -> set[str]:
@@ -79,13 +85,18 @@ def overlay_mounts() -> set[str]:
 def leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each module: no interfaces or rootfs mounts beyond those it found, and
     no containers left on the session daemon."""
-    veths, mounts = host_veths(), overlay_mounts()
+    veths, bridges, mounts = host_veths(), host_links("bridge"), overlay_mounts()
     yield
     if _module_uses_daemon(request):
         d: Pouchd = request.getfixturevalue("daemon")
         left = d.api("GET", "/containers/json", all=1)
         assert not left, f"containers left by {request.module.__name__}: {left}"
     assert host_veths() <= veths, f"veths left: {host_veths() - veths}"
+    left_bridges = host_links("bridge") - bridges
+    # The session daemon's bridge lives as long as the session.
+    if _module_uses_daemon(request):
+        left_bridges.discard(request.getfixturevalue("daemon").bridge)
+    assert not left_bridges, f"bridges left: {left_bridges}"
     assert overlay_mounts() <= mounts, f"mounts left: {overlay_mounts() - mounts}"
 
 

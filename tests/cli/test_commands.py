@@ -19,6 +19,13 @@ def test_unreachable_daemon_is_one_line_and_exit_1(tmp_path: Path) -> None:
     )
 
 
+def test_malformed_host_is_one_line_and_exit_1() -> None:
+    result = Pouch("ftp://example")("ps")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("invalid host 'ftp://example': expected unix:///")
+    assert result.stderr.count("\n") == 1
+
+
 def test_host_comes_from_the_environment(fake: FakeDaemon) -> None:
     from click.testing import CliRunner
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -208,3 +209,49 @@ def test_task_survives_containerd_restart(
         return int((await asyncio.wait_for(waiter, 10)).code)
 
     assert run(after_restart()) == 128 + signal.SIGKILL
+
+
+def test_create_task_leaves_the_loop_free_for_hooks(
+    client: Containerd, busybox: Any, run: Run[Any], home: Path
+) -> None:
+    """A prestart hook that calls back into our event loop must not deadlock."""
+    sock = home / "hook.sock"
+    hook = (
+        "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]);"
+        "s.sendall(b'ping'); sys.exit(0 if s.recv(4) == b'pong' else 1)"
+    )
+    cid = f"test-{uuid.uuid4().hex[:12]}"
+    spec = minimal_spec(cid, ["true"])
+    spec["hooks"] = {
+        "prestart": [
+            {"path": sys.executable, "args": ["python", "-c", hook, str(sock)]}
+        ]
+    }
+    called: list[bytes] = []
+
+    async def answer(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        called.append(await reader.readexactly(4))
+        writer.write(b"pong")
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        server = await asyncio.start_unix_server(answer, str(sock))
+        try:
+            mounts = await client.prepare_rootfs(cid, busybox.chain_id)
+            await client.create_container(
+                cid, spec, cid, busybox.name, {}, str(home / "runc")
+            )
+            await asyncio.wait_for(
+                client.create_task(cid, mounts, stdout="", stderr=""), 20
+            )
+        finally:
+            server.close()
+            await client.delete_task(cid)
+            await client.delete_container(cid)
+            await client.remove_rootfs(cid)
+
+    run(scenario())
+    assert called == [b"ping"]

@@ -22,6 +22,17 @@ BUSYBOX_TAR = ROOT / "build" / "images" / "busybox.tar"
 _bridges = itertools.count(1)
 
 
+def remove_bridge(bridge: str, bip: str) -> None:
+    import asyncio
+    import ipaddress
+
+    from pouch.network import nat
+
+    subnet = str(ipaddress.ip_interface(bip).network)
+    subprocess.run(["ip", "link", "del", bridge], capture_output=True)
+    asyncio.run(nat.remove_bridge_rules(bridge, subnet, False))
+
+
 class Pouchd:
     """Starts, stops and talks to one pouchd. Each instance gets its own bridge and
     subnet so that several can run at once beside the session's daemon."""
@@ -40,7 +51,7 @@ class Pouchd:
         self.host = f"unix://{self.socket}"
         self.log_path = home / "pouchd.log"
         self.plugins = plugins or []
-        self.bridge = bridge or f"pt{os.getpid() % 1000}x{n}"[:15]
+        self.bridge = bridge or f"pd{os.getpid() % 1000}x{n}"[:15]
         self.bip = bip or f"10.{200 + n % 50}.{os.getpid() % 250}.1/24"
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen[bytes] | None = None
@@ -97,6 +108,11 @@ class Pouchd:
             code = self.proc.wait()
         self.proc = None
         return code
+
+    def remove_bridge(self) -> None:
+        """The default bridge and its NAT rules outlive a daemon, as docker0 does;
+        a test daemon's are removed after it."""
+        remove_bridge(self.bridge, self.bip)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -16,6 +16,7 @@ from .createopts import CreateOptions, FlagError, build_create_body, create_opti
 
 if TYPE_CHECKING:
     from pouch.client import Client
+    from pouch.client.api import Stream
     from pouch.client.api import PendingResponse
 
 RUN_FAILED = 125
@@ -91,8 +92,14 @@ def _run_attached(client: "Client", container_id: str, options: CreateOptions) -
     condition = "removed" if options.rm else "next-exit"
     pending = client.wait_later(container_id, condition)
     try:
+        # The log stream opens before the start: a followed, never-started container
+        # streams until its first exit, so even a fast --rm container loses nothing.
+        stream = _follow_logs(client, container_id)
         _start(client, container_id)
-        _copy_logs(client, container_id, options.tty)
+        if stream is not None:
+            from .output import copy_output
+
+            copy_output(stream.chunks(), options.tty)
         return _exit_status(client, container_id, _wait_result(client, pending))
     except KeyboardInterrupt:
         return 130
@@ -100,20 +107,15 @@ def _run_attached(client: "Client", container_id: str, options: CreateOptions) -
         pending.close()
 
 
-def _copy_logs(client: "Client", container_id: str, tty: bool) -> None:
+def _follow_logs(client: "Client", container_id: str) -> "Stream | None":
     from pouch.client import APIError
 
-    from .output import copy_output
-
     try:
-        stream = client.logs(container_id, follow=True)
+        return client.logs(container_id, follow=True)
     except APIError as exc:
-        # With --rm a fast container can be gone before the logs are asked for;
-        # the pending wait still reports how it ended.
         if exc.is_not_found:
-            return
+            return None
         raise
-    copy_output(stream.chunks(), tty)
 
 
 def _wait_result(client: "Client", pending: "PendingResponse") -> Any:

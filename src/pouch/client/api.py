@@ -86,7 +86,7 @@ class PendingResponse:
         self._connection = connection
 
     def result(self) -> Any:
-        response = self._client._receive(self._connection)
+        response = self._client.receive(self._connection)
         return Stream(self._connection, response, self._client.host.url).json()
 
     def close(self) -> None:
@@ -118,7 +118,7 @@ class Client:
     ) -> Stream:
         """Send one request; return its open response, or raise for a non-2xx."""
         connection = self._send(method, path, query, body, headers)
-        return Stream(connection, self._receive(connection), self.host.url)
+        return Stream(connection, self.receive(connection), self.host.url)
 
     def call(
         self,
@@ -165,15 +165,20 @@ class Client:
     ) -> NoReturn:
         """The daemon stopped reading mid-upload: raise its error if it sent one."""
         try:
-            self._receive(connection)
+            self.receive(connection)
         except ConnectionLost:
             pass
         connection.close()
         raise ConnectionLost(self.host.url, exc) from exc
 
-    def _receive(
+    def receive(
         self, connection: http.client.HTTPConnection
     ) -> http.client.HTTPResponse:
+        """Read the answer to a request sent on ``connection``; raise for a 4xx/5xx.
+
+        A 304 (start of a started container) counts as success, as docker's CLI
+        counts it.
+        """
         try:
             response = connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:

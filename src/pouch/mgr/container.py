@@ -541,7 +541,10 @@ class ContainerManager:
     ) -> tuple[Container, AsyncIterator[Any]]:
         container = self.get(ref)
         stop = asyncio.Event()
-        if not (follow and container.running):
+        # A followed container that has never started streams until its first exit,
+        # so a client may open the stream before it starts the container.
+        never_started = container.state.status == Status.CREATED
+        if not (follow and (container.running or never_started)):
             stop.set()
         else:
             exited = self._exits.next_exit(container.id)

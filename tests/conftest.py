@@ -4,9 +4,7 @@ daemons for tests that restart or break one, and a leak check after each module.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,9 +28,8 @@ def busybox_tar() -> Path:
 
 
 @pytest.fixture(scope="session")
-def daemon(busybox_tar: Path) -> Iterator[Pouchd]:
-    home = Path(tempfile.mkdtemp(prefix="pouch-test-", dir="/tmp"))
-    pouchd = Pouchd(home / "home").start()
+def daemon(busybox_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pouchd]:  # noqa: E501
+    pouchd = Pouchd(tmp_path_factory.mktemp("session") / "home").start()
     pouchd.load_busybox()
     yield pouchd
     try:
@@ -40,12 +37,12 @@ def daemon(busybox_tar: Path) -> Iterator[Pouchd]:
     finally:
         pouchd.stop()
         pouchd.remove_bridge()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
 def fresh_daemon(busybox_tar: Path, tmp_path: Path) -> Iterator[object]:
-    """A factory of daemons that the test may restart; all are stopped after it."""
+    """A factory of daemons that the test may restart; all are stopped after it, and
+    each must have left no interface on its bridge and no mount in its home."""
     made: list[Pouchd] = []
 
     def make(**kwargs: object) -> Pouchd:
@@ -54,6 +51,7 @@ def fresh_daemon(busybox_tar: Path, tmp_path: Path) -> Iterator[object]:
         return pouchd
 
     yield make
+    leaks = []
     for pouchd in made:
         try:
             if pouchd.proc is None:
@@ -63,41 +61,47 @@ def fresh_daemon(busybox_tar: Path, tmp_path: Path) -> Iterator[object]:
             pass
         finally:
             pouchd.stop()
+            leaks += leftovers(pouchd)
             pouchd.remove_bridge()
+    assert not leaks, f"left behind: {leaks}"
 
 
-def host_links(kind: str) -> set[str]:
-    out = subprocess.run(["ip", "-o", "link", "show", "type", kind],
+def links_on(bridge: str) -> set[str]:
+    out = subprocess.run(["ip", "-o", "link", "show", "master", bridge],
                          capture_output=True, text=True).stdout  # fmt: skip
     return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
 
 
 def host_veths() -> set[str]:
-    return host_links("veth")
+    out = subprocess.run(["ip", "-o", "link", "show", "type", "veth"],
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
 
 
-def overlay_mounts() -> set[str]:
+def overlay_mounts(under: Path | None = None) -> set[str]:
     with open("/proc/mounts") as f:
-        return {line.split()[1] for line in f if line.startswith("overlay ")}
+        points = {line.split()[1] for line in f if line.startswith("overlay ")}
+    return {p for p in points if under is None or p.startswith(str(under))}
+
+
+def leftovers(pouchd: Pouchd) -> list[str]:
+    """What a daemon with no containers should not have: interfaces on its bridge,
+    rootfs mounts in its home."""
+    found = [f"interface {name}" for name in links_on(pouchd.bridge)]
+    found += [f"mount {point}" for point in overlay_mounts(pouchd.home)]
+    return found
 
 
 @pytest.fixture(scope="module", autouse=True)
 def leak_check(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each module: no interfaces or rootfs mounts beyond those it found, and
-    no containers left on the session daemon."""
-    veths, bridges, mounts = host_veths(), host_links("bridge"), overlay_mounts()
+    """After each module that used the session daemon: no containers left on it, no
+    interface on its bridge, no rootfs mount in its home."""
     yield
     if _module_uses_daemon(request):
         d: Pouchd = request.getfixturevalue("daemon")
         left = d.api("GET", "/containers/json", all=1)
         assert not left, f"containers left by {request.module.__name__}: {left}"
-    assert host_veths() <= veths, f"veths left: {host_veths() - veths}"
-    left_bridges = host_links("bridge") - bridges
-    # The session daemon's bridge lives as long as the session.
-    if _module_uses_daemon(request):
-        left_bridges.discard(request.getfixturevalue("daemon").bridge)
-    assert not left_bridges, f"bridges left: {left_bridges}"
-    assert overlay_mounts() <= mounts, f"mounts left: {overlay_mounts() - mounts}"
+        assert not leftovers(d), f"left by {request.module.__name__}: {leftovers(d)}"
 
 
 def _module_uses_daemon(request: pytest.FixtureRequest) -> bool:

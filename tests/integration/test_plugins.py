@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import host_veths, overlay_mounts
+from tests.conftest import leftovers
 from tests.support.daemon import ROOT, Pouchd
 
 EXAMPLE = str(ROOT / "examples" / "hook_plugin.py")
@@ -197,7 +197,6 @@ def test_pre_create_failure_fails_the_create(faulty) -> None:  # type: ignore[no
 def test_pre_start_failure_leaves_the_container_created_and_nothing_else(faulty) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
     d: Pouchd = faulty("pre_start").start()
     d.load_busybox()
-    veths, mounts = host_veths(), overlay_mounts()
     cid = d.create(["sleep", "300"])
     status, body = d.status_of("POST", f"/containers/{cid}/start")
     assert status == 500
@@ -205,7 +204,7 @@ def test_pre_start_failure_leaves_the_container_created_and_nothing_else(faulty)
     doc = d.inspect(cid)
     assert doc["State"]["Status"] == "created"
     assert doc["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == ""
-    assert host_veths() == veths and overlay_mounts() == mounts
+    assert leftovers(d) == []
     assert ctr(d, "containers", "ls", "-q") == ""
     assert ctr(d, "tasks", "ls", "-q") == ""
     assert allocations(d) == 0  # the address it had was given back

@@ -93,7 +93,9 @@ def ps(
     except ValueError as exc:
         raise Failure(str(exc)) from exc
     found = make_client(ctx).containers(all=show_all, filters=query)
-    click.echo(format_containers(found, quiet=quiet, trunc=not no_trunc))
+    output = format_containers(found, quiet=quiet, trunc=not no_trunc)
+    if output:  # -q with nothing to list prints nothing, as docker does
+        click.echo(output)
 
 
 @click.command()

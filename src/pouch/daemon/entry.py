@@ -21,7 +21,7 @@ def main() -> None:
 
         sys.exit(run_hook(argv[1:]))
     if role == "json-file":
-        from pouch.ctrd.jsonlog import run_logger
+        from pouch.ctrd.logwriter import run_logger
 
         sys.exit(run_logger(argv[1:]))
 

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,12 +26,6 @@ from tests.support.daemon import Pouchd  # noqa: E402
 
 BIN = Path(sys.executable).parent
 IMAGE = "docker.io/library/busybox:latest"
-
-
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def median_ms(samples: list[float]) -> float:
@@ -56,17 +49,19 @@ class Bench:
         samples = []
         for _ in range(self.runs):
             cmd = [str(BIN / "pouch"), "run", "-d", "busybox", "sleep", "300"]
-            out: list[str] = []
-            samples.append(timed(lambda: out.append(run(cmd, self.env))))
-            self.d.api("DELETE", f"/containers/{out[0]}", force=1)
+            started = time.perf_counter()
+            cid = run(cmd, self.env)
+            samples.append(time.perf_counter() - started)
+            self.d.api("DELETE", f"/containers/{cid}", force=1)
         return samples
 
     def api_create_start(self) -> list[float]:
         samples = []
         for _ in range(self.runs):
-            ids: list[str] = []
-            samples.append(timed(lambda: ids.append(self.d.run(["sleep", "300"]))))
-            self.d.api("DELETE", f"/containers/{ids[0]}", force=1)
+            started = time.perf_counter()
+            cid = self.d.run(["sleep", "300"])
+            samples.append(time.perf_counter() - started)
+            self.d.api("DELETE", f"/containers/{cid}", force=1)
         return samples
 
     def ctr_run(self) -> list[float]:
@@ -75,7 +70,9 @@ class Bench:
             name = f"bench-ctr-{os.getpid()}-{i}"
             cmd = self.ctr + ["run", "-d", "--snapshotter", "overlayfs", IMAGE, name,
                               "sleep", "300"]  # fmt: skip
-            samples.append(timed(lambda: run(cmd)))
+            started = time.perf_counter()
+            run(cmd)
+            samples.append(time.perf_counter() - started)
             run(self.ctr + ["task", "kill", "-s", "SIGKILL", name])
             for _ in range(50):
                 if "STOPPED" in run(self.ctr + ["task", "ls"]) or name not in run(
@@ -89,7 +86,12 @@ class Bench:
 
     def ps(self, argv: list[str], env: dict[str, str]) -> list[float]:
         run(argv, env)  # warm the page cache
-        return [timed(lambda: run(argv, env)) for _ in range(self.runs)]
+        samples = []
+        for _ in range(self.runs):
+            started = time.perf_counter()
+            run(argv, env)
+            samples.append(time.perf_counter() - started)
+        return samples
 
 
 def report(rows: list[tuple[str, list[float], str, list[float]]]) -> None:
@@ -120,7 +122,14 @@ def main() -> None:
         pouch_ps = bench.ps([str(BIN / "pouch"), "ps"], bench.env)
         if docker:
             docker_env = {**os.environ, "DOCKER_HOST": daemon.host}
-            rows.append(("pouch ps", pouch_ps, "docker ps", bench.ps([docker, "ps"], docker_env)))  # noqa: E501
+            rows.append(
+                (
+                    "pouch ps",
+                    pouch_ps,
+                    "docker ps",
+                    bench.ps([docker, "ps"], docker_env),
+                )
+            )  # noqa: E501
         else:
             print(f"docker CLI not found; pouch ps median {median_ms(pouch_ps):.1f}ms")
         print(f"medians over {args.runs} runs each")

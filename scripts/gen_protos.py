@@ -82,8 +82,8 @@ def copy_protos(gosrc: Path, out: Path) -> list[Path]:
 
 
 def generate(proto_root: Path, files: list[Path], pkg_root: Path) -> None:
-    import grpc_tools
     import google.rpc  # googleapis-common-protos: google/rpc/status.proto
+    import grpc_tools
 
     includes = [
         Path(grpc_tools.__file__).parent / "_proto",

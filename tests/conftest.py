@@ -28,7 +28,9 @@ def busybox_tar() -> Path:
 
 
 @pytest.fixture(scope="session")
-def daemon(busybox_tar: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pouchd]:  # noqa: E501
+def daemon(
+    busybox_tar: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pouchd]:  # noqa: E501
     pouchd = Pouchd(tmp_path_factory.mktemp("session") / "home").start()
     pouchd.load_busybox()
     yield pouchd

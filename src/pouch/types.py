@@ -26,6 +26,11 @@ class LogSettings(_ApiModel):
     Config_: dict[str, str] = Field(default_factory=dict, alias="Config")
 
 
+class PortBinding(_ApiModel):
+    HostIp: str = ""
+    HostPort: str = ""
+
+
 class HostSettings(_ApiModel):
     Binds: list[str] | None = None
     NetworkMode: str = ""
@@ -42,6 +47,9 @@ class HostSettings(_ApiModel):
     AutoRemove: bool = False
     RestartPolicy: RestartPolicySettings = Field(default_factory=RestartPolicySettings)
     LogConfig: LogSettings = Field(default_factory=LogSettings)
+    # "80/tcp" -> [{"HostIp": "", "HostPort": "8080"}]
+    PortBindings: dict[str, list[PortBinding] | None] | None = None
+    PublishAllPorts: bool = False
 
 
 class EndpointSettings(_ApiModel):
@@ -72,6 +80,8 @@ class ContainerConfig(_ApiModel):
     Labels: dict[str, str] | None = None
     StopSignal: str | None = None
     StopTimeout: int | None = None
+    ExposedPorts: dict[str, Any] | None = None
+    MacAddress: str = ""
 
     @field_validator("Cmd", "Entrypoint", mode="before")
     @classmethod

@@ -42,7 +42,11 @@ def raw_create(daemon: Pouchd, body: bytes, **query: str) -> tuple[int, dict]:  
     ],
 )  # fmt: skip
 def test_bad_create_is_refused_and_creates_nothing(
-    daemon: Pouchd, body: bytes, query: dict, status: int, message: str  # type: ignore[type-arg]
+    daemon: Pouchd,
+    body: bytes,
+    query: dict,
+    status: int,
+    message: str,  # type: ignore[type-arg]
 ) -> None:
     before = count(daemon)
     got, answer = raw_create(daemon, body, **query)
@@ -61,7 +65,7 @@ def test_name_in_use_is_a_conflict(daemon: Pouchd) -> None:
         "reuse that name."
     )
     assert count(daemon) == 1
-    daemon.api("DELETE", f"/containers/taken")
+    daemon.api("DELETE", "/containers/taken")
 
 
 def test_unknown_container_and_image_are_404(daemon: Pouchd) -> None:

@@ -35,7 +35,9 @@ def test_version_info_images_and_load(daemon: Pouchd) -> None:
 
 
 def test_run_attached_prints_output_and_exits_with_its_code(daemon: Pouchd) -> None:
-    done = pouch(daemon, "run", "--rm", "busybox", "sh", "-c", "echo hi; echo err >&2; exit 5")  # noqa: E501
+    done = pouch(
+        daemon, "run", "--rm", "busybox", "sh", "-c", "echo hi; echo err >&2; exit 5"
+    )  # noqa: E501
     assert done.returncode == 5
     assert done.stdout == "hi\n"
     assert done.stderr == "err\n"

@@ -64,7 +64,10 @@ def test_rm_force_of_a_running_container_leaves_nothing(daemon: Pouchd) -> None:
     cid = daemon.run(["sleep", "300"])
     status, body = daemon.status_of("DELETE", f"/containers/{cid}")
     assert status == 409
-    assert "Stop the container before attempting removal or force remove" in body["message"]  # noqa: E501
+    assert (
+        "Stop the container before attempting removal or force remove"
+        in body["message"]
+    )  # noqa: E501
     daemon.api("DELETE", f"/containers/{cid}", force=1)
     assert daemon.status_of("GET", f"/containers/{cid}/json")[0] == 404
     assert not (daemon.home / "containers" / cid).exists()

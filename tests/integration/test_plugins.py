@@ -61,8 +61,7 @@ ORDER_PLUGIN = """
         # The hook sees the OCI state on stdin; it records whether the container's
         # network namespace has eth0 yet, i.e. whether the network hook ran before it.
         script = (
-            'state=$(/bin/cat); '
-            'pid=$(echo "$state" | /bin/sed -n "s/.*\\\\"pid\\\\":\\\\([0-9]*\\\\).*/\\\\1/p"); '
+            "pid=$(/bin/grep -o 'pid.:[0-9]*' | /usr/bin/cut -d: -f2); "
             'if /bin/grep -q eth0: /proc/$pid/net/dev; then n=net; else n=nonet; fi; '
             'echo "$0:$n" >> ' + RECORD
         )
@@ -75,7 +74,9 @@ ORDER_PLUGIN = """
 """
 
 
-def test_hooks_run_in_priority_order_around_the_network(fresh_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+def test_hooks_run_in_priority_order_around_the_network(
+    fresh_daemon, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
     record = tmp_path / "order.txt"
     plugin = write(tmp_path / "order.py", ORDER_PLUGIN.format(record=str(record)))
     d: Pouchd = fresh_daemon(plugins=[plugin]).start()
@@ -103,7 +104,9 @@ LEGACY_PLUGIN = """
 """
 
 
-def test_pre_create_turns_a_legacy_variable_into_a_limit(fresh_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+def test_pre_create_turns_a_legacy_variable_into_a_limit(
+    fresh_daemon, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
     from tests.integration.test_lifecycle import cgroup_memory_limit
 
     plugin = write(tmp_path / "legacy.py", LEGACY_PLUGIN)
@@ -194,7 +197,9 @@ def test_pre_create_failure_fails_the_create(faulty) -> None:  # type: ignore[no
     assert "Active" not in ctr(d, "snapshots", "ls")  # no rootfs was prepared
 
 
-def test_pre_start_failure_leaves_the_container_created_and_nothing_else(faulty) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+def test_pre_start_failure_leaves_the_container_created_and_nothing_else(
+    faulty,
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
     d: Pouchd = faulty("pre_start").start()
     d.load_busybox()
     cid = d.create(["sleep", "300"])
@@ -221,7 +226,9 @@ def allocations(d: Pouchd) -> int:
         return int(db.execute("SELECT count(*) FROM net_allocations").fetchone()[0])
 
 
-def test_pre_create_endpoint_results_show_and_its_failure_gives_defaults(faulty) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+def test_pre_create_endpoint_results_show_and_its_failure_gives_defaults(
+    faulty,
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
     d: Pouchd = faulty().start()
     d.load_busybox()
     cid = d.run(["cat", "/sys/class/net/eth0/address"])
@@ -239,7 +246,11 @@ def test_pre_create_endpoint_results_show_and_its_failure_gives_defaults(faulty)
     (d.home.parent / "faults.json").write_text('["pre_create_endpoint"]')
     cid = d.run(["sleep", "300"])
     net = d.inspect(cid)["NetworkSettings"]["Networks"]["bridge"]
-    assert (net["Priority"], net["DisableResolver"], net["GenericParams"]) == (0, False, {})  # noqa: E501
+    assert (net["Priority"], net["DisableResolver"], net["GenericParams"]) == (
+        0,
+        False,
+        {},
+    )  # noqa: E501
     assert net["IPAddress"]
     assert "faulty.py failed at pre_create_endpoint" in d.log()
     d.api("DELETE", f"/containers/{cid}", force=1)
@@ -253,7 +264,9 @@ def test_pre_create_endpoint_results_show_and_its_failure_gives_defaults(faulty)
         ("raise ImportError('nope')\n", "cannot be imported"),
     ],
 )
-def test_a_bad_plugin_stops_the_daemon_at_start(fresh_daemon, tmp_path: Path, source, message) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+def test_a_bad_plugin_stops_the_daemon_at_start(
+    fresh_daemon, tmp_path: Path, source, message
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
     path = tmp_path / "bad_plugin.py"
     if source is not None:
         path.write_text(source)

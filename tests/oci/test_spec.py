@@ -58,7 +58,9 @@ def test_hooks_labels_readonly_and_namespaces() -> None:
     assert spec["root"] == {"path": "rootfs", "readonly": True}
     kinds = [n["type"] for n in spec["linux"]["namespaces"]]
     assert "network" in kinds
-    host_kinds = [n["type"] for n in spec_for({}, host_network=True)["linux"]["namespaces"]]  # noqa: E501
+    host_kinds = [
+        n["type"] for n in spec_for({}, host_network=True)["linux"]["namespaces"]
+    ]  # noqa: E501
     assert "network" not in host_kinds
 
 

@@ -57,6 +57,14 @@ class Pouchd:
         self.proc: subprocess.Popen[bytes] | None = None
         self.client = Client(self.host)
 
+    @property
+    def plugin_socket_dir(self) -> Path:
+        return self.home / "plugins"
+
+    @property
+    def hooks_dir(self) -> Path:
+        return self.home / "hooks.d"
+
     def argv(self) -> list[str]:
         argv = [
             str(BIN / "pouchd"),
@@ -66,6 +74,10 @@ class Pouchd:
             "--bip", self.bip,
             "--bridge-name", self.bridge,
             "--log-level", "debug",
+            # Plugin and hook directories of its own, never the host's.
+            "--plugin-socket-dir", str(self.plugin_socket_dir),
+            "--plugin-spec-dir", str(self.home / "plugin-specs"),
+            "--hooks-dir", str(self.hooks_dir),
         ]  # fmt: skip
         for plugin in self.plugins:
             argv += ["--plugin", plugin]
@@ -115,14 +127,18 @@ class Pouchd:
         remove_bridge(self.bridge, self.bip)
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        )
 
     # -- API shortcuts ---------------------------------------------------------
 
     def api(self, method: str, path: str, body: Any = None, **query: Any) -> Any:
         return self.client.call(method, path, query or None, body)
 
-    def status_of(self, method: str, path: str, body: Any = None, **query: Any) -> tuple[int, Any]:  # noqa: E501
+    def status_of(
+        self, method: str, path: str, body: Any = None, **query: Any
+    ) -> tuple[int, Any]:  # noqa: E501
         """(status, JSON body) without raising for errors."""
         try:
             stream = self.client.request(method, path, query or None, body)

@@ -42,7 +42,8 @@ class Store:
         try:
             self._db.execute(
                 "INSERT INTO containers (id, name, doc) VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET name = excluded.name, doc = excluded.doc",
+                "ON CONFLICT(id) DO UPDATE SET "
+                "name = excluded.name, doc = excluded.doc",
                 (cid, name, json.dumps(doc)),
             )
         except sqlite3.IntegrityError as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pouch.hookplugins.ordering import Hook, by_stage
+from pouch.hookplugins.ordering import Hook
 from pouch.oci import defaults
 from pouch.oci.users import resolve_user
 from pouch.types import ContainerConfig, HostSettings
@@ -32,7 +32,6 @@ class SpecInput:
     host_config: HostSettings
     image_config: dict[str, Any]
     hostname: str
-    # Hooks of every stage, in run order (the name predates the other stages).
     prestart_hooks: list[Hook] = field(default_factory=list)
     host_network: bool = False
     # Files the daemon made for the container, by their path inside it.
@@ -49,7 +48,7 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
         "root": {"path": "rootfs", "readonly": inp.host_config.ReadonlyRootfs},
         "hostname": inp.hostname,
         "mounts": mounts_section(inp),
-        "hooks": by_stage(inp.prestart_hooks),
+        "hooks": {"prestart": [hook.to_oci() for hook in inp.prestart_hooks]},
         "annotations": dict(inp.config.Labels or {}),
         "linux": linux_section(inp),
     }

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import socket
 import os
+import socket
 import stat
 from pathlib import Path
 

@@ -19,6 +19,8 @@ check: install
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/plugins.py
+	$(PY) bench/network.py
 
 clean:
 	rm -rf .venv build src/pouch/ctrd/_api

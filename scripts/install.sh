@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(containerd runc busybox-static iptables iproute2 procps)
+debs=(containerd runc busybox-static iptables iproute2 procps docker-registry skopeo apache2-utils openssl)
 missing=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -2,6 +2,7 @@
 
     PouchError                 500  anything unexpected
     ├── InvalidParameter       400  bad input: the message names the field and rule
+    ├── Unauthorized           401  a registry refused or wants credentials
     ├── NotFound               404  no such container, image or network
     ├── Conflict               409  name in use, running container, busy resource
     └── PluginError            500  a plugin failed at a point that fails the call
@@ -17,6 +18,12 @@ class PouchError(Exception):
 
 class InvalidParameter(PouchError):
     status = 400
+
+
+class Unauthorized(PouchError):
+    """A registry refused the credentials given, or asked for some."""
+
+    status = 401
 
 
 class NotFound(PouchError):

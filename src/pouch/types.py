@@ -50,6 +50,17 @@ class HostSettings(_ApiModel):
     # "80/tcp" -> [{"HostIp": "", "HostPort": "8080"}]
     PortBindings: dict[str, list[PortBinding] | None] | None = None
     PublishAllPorts: bool = False
+    Init: bool | None = None
+    Ulimits: list[dict[str, Any]] | None = None
+    ShmSize: int = 0
+    Tmpfs: dict[str, str] | None = None
+    SecurityOpt: list[str] | None = None
+    Devices: list[dict[str, Any]] | None = None
+    NanoCpus: int = 0
+    CpusetCpus: str = ""
+    CpusetMems: str = ""
+    OomKillDisable: bool | None = None
+    GroupAdd: list[str] | None = None
 
 
 class EndpointSettings(_ApiModel):
@@ -96,3 +107,18 @@ class CreateRequest(ContainerConfig):
 
     HostConfig: HostSettings = Field(default_factory=HostSettings)
     NetworkingConfig: NetworkingSettings | None = None
+
+
+class ExecConfig(_ApiModel):
+    """POST /containers/{id}/exec's body."""
+
+    AttachStdin: bool = False
+    AttachStdout: bool = False
+    AttachStderr: bool = False
+    DetachKeys: str | None = None
+    Tty: bool = False
+    Env: list[str] | None = None
+    Cmd: list[str] | None = None
+    Privileged: bool = False
+    User: str | None = None
+    WorkingDir: str | None = None

@@ -72,3 +72,21 @@ def test_repository() -> None:
 def test_invalid(ref: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         normalize(ref)
+
+
+@pytest.mark.parametrize(
+    ("ref", "parts"),
+    [
+        ("busybox", ("docker.io", "library/busybox", "latest", "")),
+        ("localhost:5000/a/b:v1", ("localhost:5000", "a/b", "v1", "")),
+        (f"x@{DIGEST}", ("docker.io", "library/x", "", DIGEST)),
+        (f"r.io/x:1@{DIGEST}", ("r.io", "x", "1", DIGEST)),
+    ],
+)
+def test_parse(ref: str, parts: tuple[str, str, str, str]) -> None:
+    from pouch.ctrd.reference import parse
+
+    parsed = parse(ref)
+    assert (parsed.domain, parsed.path, parsed.tag, parsed.digest) == parts
+    assert parsed.full == normalize(ref)
+    assert parsed.object == (parts[3] or parts[2])

@@ -130,7 +130,8 @@ def test_pre_start_gives_hooks_with_priorities(tmp_path: Path) -> None:
 )
 def test_pre_start_bad_results_fail(tmp_path: Path, result: str, message: str) -> None:
     path = write_plugin(
-        tmp_path, f"class ContainerPlugin:\n    def pre_start(self, c): return {result}\n"
+        tmp_path,
+        f"class ContainerPlugin:\n    def pre_start(self, c): return {result}\n",
     )
     with pytest.raises(PluginError, match=message):
         run(PluginManager([load_plugin(path)]).pre_start({}))

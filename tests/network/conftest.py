@@ -31,14 +31,20 @@ def require_root() -> None:
 
 
 def host_links() -> set[tuple[str, str]]:
-    """(name, kind) of the host's veths and bridges."""
+    """(name, kind) of the veths and bridges these tests could have made: test
+    bridges (``pt*``), veths on them, and veths on no bridge at all (a leaked one
+    whose bridge is gone). Other daemons on the host keep theirs on their own
+    bridges, so a suite running beside this one is not counted."""
     out = subprocess.run(
         ["ip", "-j", "-d", "link", "show"], capture_output=True, text=True, check=True
     ).stdout
     found = set()
     for link in json.loads(out):
         kind = link.get("linkinfo", {}).get("info_kind", "")
-        if kind in ("veth", "bridge"):
+        master = link.get("master", "")
+        if kind == "bridge" and link["ifname"].startswith("pt"):
+            found.add((link["ifname"], kind))
+        elif kind == "veth" and (not master or master.startswith("pt")):
             found.add((link["ifname"], kind))
     return found
 

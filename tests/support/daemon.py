@@ -57,6 +57,14 @@ class Pouchd:
         self.proc: subprocess.Popen[bytes] | None = None
         self.client = Client(self.host)
 
+    @property
+    def plugin_socket_dir(self) -> Path:
+        return self.home / "plugins"
+
+    @property
+    def hooks_dir(self) -> Path:
+        return self.home / "hooks.d"
+
     def argv(self) -> list[str]:
         argv = [
             str(BIN / "pouchd"),
@@ -66,6 +74,10 @@ class Pouchd:
             "--bip", self.bip,
             "--bridge-name", self.bridge,
             "--log-level", "debug",
+            # Plugin and hook directories of its own, never the host's.
+            "--plugin-socket-dir", str(self.plugin_socket_dir),
+            "--plugin-spec-dir", str(self.home / "plugin-specs"),
+            "--hooks-dir", str(self.hooks_dir),
         ]  # fmt: skip
         for plugin in self.plugins:
             argv += ["--plugin", plugin]

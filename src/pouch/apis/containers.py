@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
+from pouch.apis import attach, system
+from pouch.apis import events as events_api
+from pouch.apis import exec as exec_api
 from pouch.apis.context import ApiContext
 from pouch.apis.wire import json_response, query_bool, query_filters, query_int
 from pouch.ctrd import jsonlog
-from pouch.errors import InvalidParameter
+from pouch.errors import Conflict, InvalidParameter
+from pouch.mgr import archive, operations
+from pouch.mgr import stats as stats_mod
+from pouch.mgr import top as top_mod
+
+STAT_HEADER = "X-Docker-Container-Path-Stat"
 
 
 def _ctx(request: web.Request) -> ApiContext:
@@ -76,8 +86,10 @@ async def wait(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
     code = await waiting
-    await response.write(b'{"StatusCode": %d, "Error": null}\n' % code)
-    await response.write_eof()
+    # The client may have gone away meanwhile (``docker run`` killed by a signal).
+    with contextlib.suppress(ConnectionError):
+        await response.write(b'{"StatusCode": %d, "Error": null}\n' % code)
+        await response.write_eof()
     return response
 
 
@@ -100,8 +112,10 @@ async def logs(request: web.Request) -> web.StreamResponse:
         timestamps=timestamps,
     )
     tty = container.request.Tty
-    content_type = "application/vnd.docker.raw-stream" if tty else (
-        "application/vnd.docker.multiplexed-stream"
+    content_type = (
+        "application/vnd.docker.raw-stream"
+        if tty
+        else ("application/vnd.docker.multiplexed-stream")
     )
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
@@ -112,6 +126,165 @@ async def logs(request: web.Request) -> web.StreamResponse:
                 data = _timestamp(entry.time).encode() + b" " + data
             await response.write(data if tty else jsonlog.frame(entry.stream, data))
         await response.write_eof()
+    return response
+
+
+async def resize(request: web.Request) -> web.Response:
+    height = query_int(request, "h") or 0
+    width = query_int(request, "w") or 0
+    await _ctx(request).containers.resize(request.match_info["id"], width, height)
+    return web.Response(status=200)
+
+
+async def top(request: web.Request) -> web.Response:
+    container = _ctx(request).containers.get(request.match_info["id"])
+    if not container.running:
+        raise Conflict(f"Container {container.id} is not running")
+    pids = await _runtime(request).task_pids(container.id)
+    return json_response(await top_mod.top(pids, request.query.get("ps_args", "")))
+
+
+def _runtime(request: web.Request) -> Any:
+    return _ctx(request).containers.runtime
+
+
+async def stats(request: web.Request) -> web.StreamResponse:
+    """One document (``stream=0``) or one a second until the client goes away."""
+    container = _ctx(request).containers.get(request.match_info["id"])
+    stream = query_bool(request, "stream", default=True)
+    one_shot = query_bool(request, "one-shot")
+    if not stream:
+        return json_response(await _stats_doc(request, container.id, not one_shot))
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    previous = None
+    with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+        while True:
+            doc = await _stats_doc(request, container.id, False)
+            if previous is not None and doc["read"] != stats_mod.ZERO_TIME:
+                stats_mod.with_previous(doc, previous)
+            previous = doc
+            await response.write(json.dumps(doc).encode() + b"\n")
+            await asyncio.sleep(1)
+    return response
+
+
+async def _stats_doc(request: web.Request, ref: str, with_pre: bool) -> dict[str, Any]:
+    container = _ctx(request).containers.get(ref)
+    if not container.running:
+        return stats_mod.stopped(container.id, container.name)
+    try:
+        pids = await _runtime(request).task_pids(container.id)
+    except Exception:
+        return stats_mod.stopped(container.id, container.name)
+    pid = container.state.pid
+
+    def take() -> dict[str, Any]:
+        return stats_mod.sample(container.id, container.name, pid, len(pids))
+
+    first = await asyncio.to_thread(take)
+    if not with_pre:
+        return first
+    # The CPU share needs two readings; dockerd's own sampler is a second apart.
+    await asyncio.sleep(0.5)
+    return stats_mod.with_previous(await asyncio.to_thread(take), first)
+
+
+async def archive_head(request: web.Request) -> web.Response:
+    path = _archive_path(request)
+    async with archive.container_root(
+        _ctx(request).containers, request.match_info["id"]
+    ) as root:  # noqa: E501
+        doc = await asyncio.to_thread(archive.path_stat, root, path)
+    return web.Response(status=200, headers={STAT_HEADER: archive.stat_header(doc)})
+
+
+async def archive_get(request: web.Request) -> web.Response:
+    path = _archive_path(request)
+    async with archive.container_root(
+        _ctx(request).containers, request.match_info["id"]
+    ) as root:  # noqa: E501
+        doc = await asyncio.to_thread(archive.path_stat, root, path)
+        data = await asyncio.to_thread(archive.tar_of, root, path)
+    headers = {
+        STAT_HEADER: archive.stat_header(doc),
+        "Content-Type": "application/x-tar",
+    }  # noqa: E501
+    return web.Response(body=data, headers=headers)
+
+
+async def archive_put(request: web.Request) -> web.Response:
+    path = _archive_path(request)
+    data = await request.read()
+    async with archive.container_root(
+        _ctx(request).containers, request.match_info["id"]
+    ) as root:  # noqa: E501
+        await asyncio.to_thread(archive.extract, root, path, data)
+    return web.Response(status=200)
+
+
+def _archive_path(request: web.Request) -> str:
+    path = request.query.get("path", "")
+    if not path:
+        raise InvalidParameter("path is required: name a file or directory")
+    return path
+
+
+async def update(request: web.Request) -> web.Response:
+    raw = await request.read()
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid JSON in update request: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidParameter("update request must be a JSON object")
+    manager = _ctx(request).containers
+    warnings = await operations.update(manager, request.match_info["id"], body)
+    return json_response({"Warnings": warnings})
+
+
+async def pause(request: web.Request) -> web.Response:
+    await operations.pause(_ctx(request).containers, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def unpause(request: web.Request) -> web.Response:
+    await operations.unpause(_ctx(request).containers, request.match_info["id"])
+    return web.Response(status=204)
+
+
+async def rename(request: web.Request) -> web.Response:
+    name = request.query.get("name", "")
+    if not name:
+        raise InvalidParameter("name is required: give the container's new name")
+    await operations.rename(_ctx(request).containers, request.match_info["id"], name)
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.Response:
+    report = await operations.prune(_ctx(request).containers, query_filters(request))
+    return json_response(report)
+
+
+async def prune_images(request: web.Request) -> web.Response:
+    manager = _ctx(request).containers
+    return json_response(await operations.prune_images(manager, query_filters(request)))
+
+
+async def changes(request: web.Request) -> web.Response:
+    found = await operations.changes(_ctx(request).containers, request.match_info["id"])
+    return json_response(found or None)
+
+
+async def export(request: web.Request) -> web.StreamResponse:
+    """The container's whole filesystem as one tarball."""
+    manager = _ctx(request).containers
+    response = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+    async with archive.layers_view(manager, request.match_info["id"]) as root:
+        data = await asyncio.to_thread(archive.tar_of, root, "/.")
+    await response.prepare(request)
+    await response.write(data)
+    await response.write_eof()
     return response
 
 
@@ -133,4 +306,22 @@ def routes() -> list[tuple[str, str, object]]:
         ("POST", "/containers/{id}/wait", wait),
         ("DELETE", "/containers/{id}", remove),
         ("GET", "/containers/{id}/logs", logs),
+        ("POST", "/containers/{id}/attach", attach.attach),
+        ("POST", "/containers/{id}/resize", resize),
+        ("GET", "/containers/{id}/top", top),
+        ("GET", "/containers/{id}/stats", stats),
+        ("HEAD", "/containers/{id}/archive", archive_head),
+        ("GET", "/containers/{id}/archive", archive_get),
+        ("PUT", "/containers/{id}/archive", archive_put),
+        *exec_api.routes(),
+        ("GET", "/events", events_api.events),
+        ("GET", "/system/df", system.disk_usage),
+        ("POST", "/containers/{id}/pause", pause),
+        ("POST", "/containers/{id}/update", update),
+        ("POST", "/containers/{id}/unpause", unpause),
+        ("POST", "/containers/{id}/rename", rename),
+        ("POST", "/containers/prune", prune),
+        ("POST", "/images/prune", prune_images),
+        ("GET", "/containers/{id}/changes", changes),
+        ("GET", "/containers/{id}/export", export),
     ]

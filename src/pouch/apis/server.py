@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pouch.apis import containers, images, system
+from pouch.apis import containers, images, metrics, networks, plugins, system
 from pouch.apis.context import ApiContext
 from pouch.apis.wire import errors_middleware
 
@@ -22,7 +22,14 @@ VERSION_PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 
 
 def build_app(ctx: ApiContext) -> web.Application:
-    app = web.Application(middlewares=[errors_middleware], client_max_size=0)
+    app = web.Application(
+        middlewares=[
+            metrics.metrics_middleware,
+            errors_middleware,
+            system.version_middleware,
+        ],
+        client_max_size=0,
+    )
     app["ctx"] = ctx
     table: list[tuple[str, str, Any]] = [
         ("GET", "/_ping", system.ping),
@@ -31,6 +38,9 @@ def build_app(ctx: ApiContext) -> web.Application:
         ("GET", "/info", system.info),
         *containers.routes(),
         *images.routes(),
+        *networks.routes(),
+        *plugins.routes(),
+        *metrics.routes(),
     ]
     for method, path, handler in table:
         app.router.add_route(method, path, handler)

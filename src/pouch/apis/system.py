@@ -11,7 +11,7 @@ from aiohttp import web
 
 from pouch import API_VERSION, MIN_API_VERSION, __version__
 from pouch.apis.context import ApiContext
-from pouch.apis.wire import json_response
+from pouch.apis.wire import Handler, error_response, json_response
 from pouch.mgr.records import Status
 
 PING_HEADERS = {
@@ -21,6 +21,35 @@ PING_HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate",
     "Pragma": "no-cache",
 }
+
+
+def _parse_version(text: str) -> tuple[int, int]:
+    major, _, minor = text.partition(".")
+    return int(major), int(minor)
+
+
+@web.middleware
+async def version_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Refuses a ``/vX.Y`` prefix outside the supported range, in dockerd's words;
+    docker clients negotiate down from /_ping's Api-Version before they call."""
+    wanted = request.match_info.get("version")
+    if wanted:
+        if _parse_version(wanted) > _parse_version(API_VERSION):
+            return error_response(
+                400,
+                f"client version {wanted} is too new. Maximum supported API "
+                f"version is {API_VERSION}",
+            )
+        if _parse_version(wanted) < _parse_version(MIN_API_VERSION):
+            return error_response(
+                400,
+                f"client version {wanted} is too old. Minimum supported API "
+                f"version is {MIN_API_VERSION}, please upgrade your client to a "
+                "newer version",
+            )
+    return await handler(request)
 
 
 async def ping(request: web.Request) -> web.Response:
@@ -47,8 +76,13 @@ async def version(request: web.Request) -> web.Response:
         "KernelVersion": platform.release(),
         "BuildTime": "",
     }
+    details = {k: str(v) for k, v in engine.items() if k != "Version"}
     components = [
-        {"Name": "Engine", "Version": __version__, "Details": {}},
+        {
+            "Name": "Engine",
+            "Version": __version__,
+            "Details": {**details, "Experimental": "false"},
+        },  # noqa: E501
         {"Name": "containerd", "Version": ctx.containerd_version, "Details": {}},
     ]
     return json_response({**engine, "Components": components})
@@ -65,7 +99,9 @@ async def info(request: web.Request) -> web.Response:
         "Containers": len(containers),
         "ContainersRunning": count[Status.RUNNING],
         "ContainersPaused": count[Status.PAUSED],
-        "ContainersStopped": len(containers) - count[Status.RUNNING] - count[Status.PAUSED],  # noqa: E501
+        "ContainersStopped": len(containers)
+        - count[Status.RUNNING]
+        - count[Status.PAUSED],  # noqa: E501
         "Images": len(images),
         "Driver": "overlayfs",
         "DriverStatus": [],
@@ -79,7 +115,9 @@ async def info(request: web.Request) -> web.Response:
         "MemTotal": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
-        "CgroupVersion": "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1",  # noqa: E501
+        "CgroupVersion": "2"
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+        else "1",  # noqa: E501
         "DefaultRuntime": "runc",
         "Runtimes": {"runc": {"path": "runc"}},
         "Plugins": {
@@ -110,3 +148,26 @@ def _os_name() -> str:
     except OSError:
         pass
     return "Linux"
+
+
+async def disk_usage(request: web.Request) -> web.Response:
+    """GET /system/df: images with their sizes, containers; no volumes here."""
+    ctx: ApiContext = request.app["ctx"]
+    images = await ctx.containers.images.list()
+    containers = ctx.containers.list(all=True)
+    users: dict[str, int] = {}
+    for c in containers:
+        users[c["ImageID"]] = users.get(c["ImageID"], 0) + 1
+    for image in images:
+        image["Containers"] = users.get(image["Id"], 0)
+        image.setdefault("SharedSize", 0)
+    for c in containers:
+        c.setdefault("SizeRw", 0)  # TODO(#5): the snapshotter's Usage of each layer
+        c.setdefault("SizeRootFs", 0)
+    return json_response({
+        "LayersSize": sum(int(i.get("Size", 0)) for i in images),
+        "Images": images,
+        "Containers": containers,
+        "Volumes": [],
+        "BuildCache": [],
+    })  # fmt: skip

@@ -33,7 +33,9 @@ def error_response(status: int, message: str) -> web.Response:
 
 
 @web.middleware
-async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def errors_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
     try:
         return await handler(request)
     except NotModified:
@@ -70,7 +72,9 @@ def query_int(request: web.Request, name: str) -> int | None:
     try:
         return int(value)
     except ValueError as exc:
-        raise InvalidParameter(f"invalid {name}={value!r}: expected an integer") from exc
+        raise InvalidParameter(
+            f"invalid {name}={value!r}: expected an integer"
+        ) from exc
 
 
 def query_filters(request: web.Request) -> dict[str, list[str]]:
@@ -87,6 +91,8 @@ def query_filters(request: web.Request) -> dict[str, list[str]]:
     if not isinstance(parsed, dict):
         raise InvalidParameter(f"invalid filters: {raw!r} is not a JSON object")
     return {
-        key: list(values) if isinstance(values, list) else [k for k, v in values.items() if v]  # noqa: E501
+        key: list(values)
+        if isinstance(values, list)
+        else [k for k, v in values.items() if v]  # noqa: E501
         for key, values in parsed.items()
     }

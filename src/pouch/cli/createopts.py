@@ -39,7 +39,12 @@ class CreateOptions:
     entrypoint: str | None = None
     tty: bool = False
     interactive: bool = False
-    network: str | None = None
+    network: Sequence[str] = ()
+    ip: str | None = None
+    network_alias: Sequence[str] = ()
+    mac_address: str | None = None
+    publish: Sequence[str] = ()
+    publish_all: bool = False
     hostname: str | None = None
     workdir: str | None = None
     user: str | None = None
@@ -53,6 +58,19 @@ class CreateOptions:
     cpu_period: int | None = None
     pids_limit: int | None = None
     restart: str | None = None
+    init: bool = False
+    stop_signal: str | None = None
+    stop_timeout: int | None = None
+    group_add: Sequence[str] = ()
+    ulimit: Sequence[str] = ()
+    shm_size: str | None = None
+    tmpfs: Sequence[str] = ()
+    security_opt: Sequence[str] = ()
+    device: Sequence[str] = ()
+    cpus: float | None = None
+    cpuset_cpus: str | None = None
+    memory_swap: str | None = None
+    oom_kill_disable: bool = False
 
 
 _OPTIONS: list[Callable[[F], F]] = [
@@ -64,7 +82,23 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--entrypoint", help="Overwrite the image's entrypoint."),
     click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
     click.option("-i", "--interactive", is_flag=True, help="Keep STDIN open."),
-    click.option("--network", help="Connect the container to a network."),
+    click.option(
+        "--network", multiple=True, help="Connect the container to a network."
+    ),
+    click.option("--ip", help="IPv4 address on the first network."),
+    click.option(
+        "--network-alias", multiple=True, help="Add an alias on the first network."
+    ),
+    click.option("--mac-address", help="MAC address on the first network."),
+    click.option(
+        "-p",
+        "--publish",
+        multiple=True,
+        help="Publish a port: [hostip:][hostport:]port[/tcp|udp].",
+    ),
+    click.option(
+        "-P", "--publish-all", is_flag=True, help="Publish all exposed ports."
+    ),
     click.option("--hostname", help="Container host name."),
     click.option("-w", "--workdir", help="Working directory inside the container."),
     click.option(
@@ -80,6 +114,19 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--cpu-period", type=int, help="Limit CPU CFS period."),
     click.option("--pids-limit", type=int, help="Tune the container pids limit."),
     click.option("--restart", help="Restart policy (no, always, on-failure[:N]...)."),
+    click.option("--init", is_flag=True, help="Run an init inside the container."),
+    click.option("--stop-signal", help="Signal to stop the container."),
+    click.option("--stop-timeout", type=int, help="Seconds to wait on stop."),
+    click.option("--group-add", multiple=True, help="Add additional groups."),
+    click.option("--ulimit", multiple=True, help="Ulimit: name=soft[:hard]."),
+    click.option("--shm-size", help="Size of /dev/shm (e.g. 64m)."),
+    click.option("--tmpfs", multiple=True, help="Mount a tmpfs: path[:options]."),
+    click.option("--security-opt", multiple=True, help="Security options."),
+    click.option("--device", multiple=True, help="Add a host device: src[:dst[:rwm]]."),
+    click.option("--cpus", type=float, help="Number of CPUs."),
+    click.option("--cpuset-cpus", help="CPUs in which to allow execution (0-3, 0,1)."),
+    click.option("--memory-swap", help="Memory plus swap limit; -1 for unlimited."),
+    click.option("--oom-kill-disable", is_flag=True, help="Disable the OOM killer."),
     click.argument("image"),
     click.argument("command", nargs=-1, type=click.UNPROCESSED),
 ]
@@ -111,11 +158,134 @@ def build_create_body(options: CreateOptions) -> dict[str, Any]:
         "WorkingDir": options.workdir or "",
         "User": options.user or "",
     }
+    if options.stop_signal:
+        body["StopSignal"] = options.stop_signal
+    if options.stop_timeout is not None:
+        body["StopTimeout"] = options.stop_timeout
     binds, anonymous = _volumes(options.volume)
     if anonymous:
         body["Volumes"] = {path: {} for path in anonymous}
     body["HostConfig"] = _host_config(options, binds)
+    body["HostConfig"].update(_more_host_config(options))
+    _network_settings(options, body)
     return body
+
+
+def _network_settings(options: CreateOptions, body: dict[str, Any]) -> None:
+    """Ports, MAC and the endpoints' settings; ``--ip`` and ``--network-alias``
+    apply to the first network, as docker applies them."""
+    bindings = _port_bindings(options.publish)
+    if bindings:
+        body["ExposedPorts"] = {key: {} for key in bindings}
+        body["HostConfig"]["PortBindings"] = bindings
+    if options.publish_all:
+        body["HostConfig"]["PublishAllPorts"] = True
+    if options.mac_address:
+        body["MacAddress"] = options.mac_address
+    networks = list(options.network)
+    if not networks and (options.ip or options.network_alias):
+        raise FlagError("--ip and --network-alias need a user-defined --network")
+    endpoints: dict[str, Any] = {name: {} for name in networks}
+    if networks:
+        first = endpoints[networks[0]]
+        if options.ip:
+            first["IPAMConfig"] = {"IPv4Address": options.ip}
+        if options.network_alias:
+            first["Aliases"] = list(options.network_alias)
+        body["NetworkingConfig"] = {"EndpointsConfig": endpoints}
+
+
+def _port_bindings(values: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+    """``-p`` values as ``PortBindings``: ``[hostip:][hostport:]port[/proto]``."""
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for value in values:
+        spec, _, proto = value.partition("/")
+        proto = proto or "tcp"
+        host_ip, host_port, port = _split_publish(value, spec)
+        numbers = [p for p in (host_port, port) if p]
+        if proto not in ("tcp", "udp") or not all(p.isdigit() for p in numbers):
+            raise FlagError(
+                f'invalid argument "{value}" for "-p, --publish": expected '
+                "[hostip:][hostport:]port[/tcp|udp]"
+            )
+        bindings.setdefault(f"{port}/{proto}", []).append(
+            {"HostIp": host_ip, "HostPort": host_port}
+        )
+    return bindings
+
+
+def _split_publish(value: str, spec: str) -> tuple[str, str, str]:
+    parts = spec.split(":")
+    if len(parts) == 1:
+        return "", "", parts[0]
+    if len(parts) == 2:
+        return "", parts[0], parts[1]
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    raise FlagError(f'invalid argument "{value}" for "-p, --publish": too many colons')
+
+
+def _more_host_config(options: CreateOptions) -> dict[str, Any]:
+    """The HostConfig fields of the flags beyond the basics, set only when given."""
+    more: dict[str, Any] = {
+        "Init": options.init or None,
+        "GroupAdd": list(options.group_add) or None,
+        "Ulimits": [_ulimit(v) for v in options.ulimit] or None,
+        "Tmpfs": dict(_tmpfs(v) for v in options.tmpfs) or None,
+        "SecurityOpt": list(options.security_opt) or None,
+        "Devices": [_device(v) for v in options.device] or None,
+        "CpusetCpus": options.cpuset_cpus or None,
+        "OomKillDisable": options.oom_kill_disable or None,
+    }
+    if options.shm_size:
+        more["ShmSize"] = _size_flag("--shm-size", options.shm_size)
+    if options.cpus is not None:
+        more["NanoCpus"] = int(round(options.cpus * 1e9))
+    if options.memory_swap:
+        swap = options.memory_swap
+        more["MemorySwap"] = -1 if swap == "-1" else _size_flag("--memory-swap", swap)
+    return {k: v for k, v in more.items() if v is not None}
+
+
+def _size_flag(flag: str, value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise FlagError(f'invalid argument "{value}" for "{flag}": {exc}') from exc
+
+
+def _ulimit(value: str) -> dict[str, Any]:
+    name, sep, limits = value.partition("=")
+    soft, _, hard = limits.partition(":")
+    if (
+        not sep
+        or not soft.lstrip("-").isdigit()
+        or (hard and not hard.lstrip("-").isdigit())
+    ):  # noqa: E501
+        raise FlagError(
+            f'invalid argument "{value}" for "--ulimit": expected name=soft[:hard]'
+        )
+    return {"Name": name, "Soft": int(soft), "Hard": int(hard or soft)}
+
+
+def _tmpfs(value: str) -> tuple[str, str]:
+    path, _, opts = value.partition(":")
+    return path, opts
+
+
+def _device(value: str) -> dict[str, str]:
+    parts = value.split(":")
+    if not parts[0] or len(parts) > 3:
+        raise FlagError(
+            f'invalid argument "{value}" for "--device": expected src[:dst[:rwm]]'
+        )
+    inside = parts[1] if len(parts) > 1 and parts[1] else parts[0]
+    perms = parts[2] if len(parts) > 2 else "rwm"
+    return {
+        "PathOnHost": parts[0],
+        "PathInContainer": inside,
+        "CgroupPermissions": perms,
+    }  # noqa: E501
 
 
 def _host_config(options: CreateOptions, binds: list[str]) -> dict[str, Any]:
@@ -125,7 +295,7 @@ def _host_config(options: CreateOptions, binds: list[str]) -> dict[str, Any]:
     return {
         "Binds": binds or None,
         "Memory": _memory(options.memory),
-        "NetworkMode": options.network or "default",
+        "NetworkMode": options.network[0] if options.network else "default",
         "AutoRemove": options.rm,
         "Privileged": options.privileged,
         "CapAdd": list(options.cap_add) or None,

@@ -16,8 +16,7 @@ from .createopts import CreateOptions, FlagError, build_create_body, create_opti
 
 if TYPE_CHECKING:
     from pouch.client import Client
-    from pouch.client.api import Stream
-    from pouch.client.api import PendingResponse
+    from pouch.client.api import PendingResponse, Stream
 
 RUN_FAILED = 125
 _NO_INTERSPERSED = {"allow_interspersed_args": False}

@@ -34,6 +34,7 @@ from pouch.ctrd.pb import (
     task_pb2,
     tasks_pb2,
 )
+from pouch.ctrd.transfer import ImageStore
 
 log = logging.getLogger("pouch.ctrd")
 
@@ -41,6 +42,8 @@ SNAPSHOTTER = "overlayfs"
 RUNTIME = "io.containerd.runc.v2"
 SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec"
 RUNC_OPTIONS_TYPE_URL = "containerd.runc.v1.Options"
+PROCESS_SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process"
+RESOURCES_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"
 
 _STATUS = {
     task_pb2.Status.CREATED: "created",
@@ -145,6 +148,10 @@ class Containerd:
 
     async def tag_image(self, src: str, new_name: str) -> ImageRecord:
         return await self._images.tag(src, new_name)
+
+    def image_store(self) -> ImageStore:
+        """The content store, leases and unpacking, for pulls, pushes and saves."""
+        return ImageStore(self._images)
 
     # -- rootfs ---------------------------------------------------------------
 
@@ -322,6 +329,94 @@ class Containerd:
             tasks_pb2.ListPidsRequest(container_id=id),
         )
         return [int(p.pid) for p in resp.processes]
+
+    async def resize_pty(
+        self, id: str, width: int, height: int, exec_id: str = ""
+    ) -> None:
+        await self._conn.call(
+            f"task resize {id}",
+            self._stubs.tasks.ResizePty,
+            tasks_pb2.ResizePtyRequest(
+                container_id=id, exec_id=exec_id, width=width, height=height
+            ),
+        )
+
+    async def exec_process(
+        self,
+        id: str,
+        exec_id: str,
+        process_spec: dict[str, Any],
+        stdin: str,
+        stdout: str,
+        stderr: str,
+        terminal: bool,
+    ) -> None:
+        """Add a process to a running task (runc exec); started by ``start_process``."""
+        req = tasks_pb2.ExecProcessRequest(
+            container_id=id,
+            exec_id=exec_id,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            terminal=terminal,
+            spec=any_pb2.Any(
+                type_url=PROCESS_SPEC_TYPE_URL, value=json.dumps(process_spec).encode()
+            ),
+        )
+        await self._conn.call(f"exec {id}/{exec_id}", self._stubs.tasks.Exec, req)
+
+    async def start_process(self, id: str, exec_id: str) -> int:
+        resp = await self._conn.call(
+            f"exec start {id}/{exec_id}",
+            self._stubs.tasks.Start,
+            tasks_pb2.StartRequest(container_id=id, exec_id=exec_id),
+        )
+        return int(resp.pid)
+
+    async def wait_process(self, id: str, exec_id: str) -> ExitStatus:
+        resp = await self._conn.call(
+            f"exec wait {id}/{exec_id}",
+            self._stubs.tasks.Wait,
+            tasks_pb2.WaitRequest(container_id=id, exec_id=exec_id),
+        )
+        return ExitStatus(int(resp.exit_status), _time(resp.exited_at))
+
+    async def kill_process(self, id: str, exec_id: str, signal: int) -> None:
+        await self._conn.call(
+            f"exec kill {id}/{exec_id}",
+            self._stubs.tasks.Kill,
+            tasks_pb2.KillRequest(container_id=id, exec_id=exec_id, signal=signal),
+        )
+
+    async def close_process_stdin(self, id: str, exec_id: str = "") -> None:
+        await self._conn.call(
+            f"close stdin {id}/{exec_id}",
+            self._stubs.tasks.CloseIO,
+            tasks_pb2.CloseIORequest(container_id=id, exec_id=exec_id, stdin=True),
+        )
+
+    async def delete_process(self, id: str, exec_id: str) -> None:
+        try:
+            await self._conn.call(
+                f"exec delete {id}/{exec_id}",
+                self._stubs.tasks.DeleteProcess,
+                tasks_pb2.DeleteProcessRequest(container_id=id, exec_id=exec_id),
+            )
+        except ContainerdNotFound:
+            pass
+
+    async def update_task(self, id: str, resources: dict[str, Any]) -> None:
+        """Change a running task's cgroup limits (runc update)."""
+        await self._conn.call(
+            f"task update {id}",
+            self._stubs.tasks.Update,
+            tasks_pb2.UpdateTaskRequest(
+                container_id=id,
+                resources=any_pb2.Any(
+                    type_url=RESOURCES_TYPE_URL, value=json.dumps(resources).encode()
+                ),
+            ),
+        )
 
     async def pause_task(self, id: str) -> None:
         await self._conn.call(

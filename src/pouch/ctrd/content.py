@@ -9,6 +9,7 @@ interrupted ingest stays behind until it is aborted, so failures abort it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -25,6 +26,8 @@ from pouch.ctrd.pb import content_pb2, leases_pb2
 log = logging.getLogger("pouch.ctrd")
 
 _Action = content_pb2.WriteAction
+_END_TIMEOUT = 5.0
+_ABORT_ATTEMPTS = 5
 
 
 class ContentStore:
@@ -95,7 +98,7 @@ class ContentStore:
             await self.abort(ref)
             raise translate(err, what) from err
         except BaseException:
-            call.cancel()
+            await _end_stream(call)
             await self.abort(ref)
             raise
         log.debug("wrote blob %s (%d bytes)", desc.digest, desc.size)
@@ -128,15 +131,46 @@ class ContentStore:
         return int(resp.offset)
 
     async def abort(self, ref: str) -> None:
-        """Drop an unfinished ingest; best effort, the ref may not exist."""
-        try:
-            await self.conn.call(
-                f"content abort {ref}",
-                self.stub.Abort,
-                content_pb2.AbortRequest(ref=ref),
-            )
-        except Exception as err:  # noqa: BLE001 - cleanup must not mask the cause
-            log.debug("abort of ingest %s failed: %s", ref, err)
+        """Drop an unfinished ingest; best effort, the ref may not exist.
+
+        After a cancelled stream containerd may still be closing the ingest, and
+        the abort fails meanwhile: it is tried a few times.
+        """
+        for attempt in range(_ABORT_ATTEMPTS):
+            try:
+                await self.conn.call(
+                    f"content abort {ref}",
+                    self.stub.Abort,
+                    content_pb2.AbortRequest(ref=ref),
+                )
+                return
+            except ContainerdNotFound:
+                return
+            except Exception as err:  # noqa: BLE001 - cleanup must not mask the cause
+                log.debug("abort of ingest %s failed: %s", ref, err)
+            await asyncio.sleep(0.05 * (attempt + 1))
+
+
+async def _end_stream(call: grpc.aio.StreamStreamCall) -> None:
+    """End a write stream that our side gave up on, and wait until containerd
+    has ended it too.
+
+    A cancelled stream can leave containerd still writing into the ingest
+    directory when the abort arrives; the abort then fails ("directory not
+    empty") after forgetting the ingest, and its files stay. Half-closing lets
+    containerd's writer finish (it closes the ingest without committing) before
+    the abort; a stream that does not end in time is cancelled all the same.
+    """
+    try:
+        async with asyncio.timeout(_END_TIMEOUT):
+            await call.done_writing()
+            while await call.read() is not grpc.aio.EOF:
+                pass
+    except (Exception, asyncio.CancelledError) as err:
+        # Also when the task was cancelled inside a gRPC await, which cancels
+        # the call itself: the caller aborts the ingest next, and re-raises.
+        log.debug("ending a write stream: %r", err)
+        call.cancel()
 
 
 class Leases:

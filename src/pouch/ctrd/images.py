@@ -37,7 +37,14 @@ from pouch.ctrd.imagespec import (
     manifest_labels,
     pick_manifest,
 )
-from pouch.ctrd.pb import descriptor_pb2, diff_pb2, images_pb2, snapshots_pb2
+from pouch.ctrd.layercheck import LayerEscape, check_layer
+from pouch.ctrd.pb import (
+    content_pb2,
+    descriptor_pb2,
+    diff_pb2,
+    images_pb2,
+    snapshots_pb2,
+)
 
 log = logging.getLogger("pouch.ctrd.image")
 
@@ -60,6 +67,9 @@ class ImageRecord:
     chain_id: str
     size: int
     created: str
+    # What the record points at: the manifest, or the index it was picked from
+    # (the digest a user pulled by, and so Docker's RepoDigests).
+    target_digest: str = ""
 
 
 class ImageService:
@@ -96,9 +106,13 @@ class ImageService:
     ) -> list[ImageRecord]:
         chains = chain_ids(image.diff_ids)
         await self._write_blobs(archive, image, chains, lease)
-        await self._unpack(
-            [layer.desc for layer in image.layers], image.diff_ids, lease
-        )
+        try:
+            await self._unpack(
+                [layer.desc for layer in image.layers], image.diff_ids, lease
+            )
+        except LayerEscape as err:
+            what = ", ".join(image.names) or image.config.desc.digest
+            raise LayerEscape(f"image {what}: {err}") from err
         if not image.names:
             log.warning("image %s in archive has no name", image.config.desc.digest)
         target = _descriptor_pb(image.manifest.desc)
@@ -163,6 +177,7 @@ class ImageService:
     async def _apply_layer(
         self, desc: Descriptor, diff_id: str, chain: str, parent: str, lease: str
     ) -> None:
+        await check_layer(desc.digest, self.blob_chunks(desc.digest))
         key = f"extract-{secrets.token_hex(8)} {chain}"
         snaps = self.conn.stubs.snapshots
         prepared = await self.conn.call(
@@ -265,7 +280,9 @@ class ImageService:
         await self.conn.call(
             f"image delete {full}",
             self.conn.stubs.images.Delete,
-            images_pb2.DeleteImageRequest(name=full),
+            # sync: the collector runs before the answer, so blobs and snapshots
+            # no longer referred to are gone when rmi returns.
+            images_pb2.DeleteImageRequest(name=full, sync=True),
         )
 
     async def tag(self, src: str, new_name: str) -> ImageRecord:
@@ -302,7 +319,16 @@ class ImageService:
             chain_id=chains[-1] if chains else "",
             size=sum(int(layer["size"]) for layer in manifest.get("layers") or []),
             created=str(config.get("created") or ""),
+            target_digest=image.target.digest,
         )
+
+    async def blob_chunks(self, digest: str) -> AsyncIterator[bytes]:
+        """A blob's bytes as containerd streams them, for blobs of any size."""
+        req = content_pb2.ReadContentRequest(digest=digest)
+        async for resp in self.conn.stream(
+            f"content read {digest}", self.conn.stubs.content.Read, req
+        ):
+            yield resp.data
 
     async def _read_json(self, digest: str) -> Any:
         if digest not in self._json:

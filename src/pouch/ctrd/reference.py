@@ -8,6 +8,7 @@ digest means ``:latest``.
 """
 
 import re
+from dataclasses import dataclass
 
 DEFAULT_DOMAIN = "docker.io"
 LEGACY_DOMAIN = "index.docker.io"
@@ -44,6 +45,42 @@ def normalize(ref: str) -> str:
     if not tag and not digest:
         full += f":{DEFAULT_TAG}"
     return full
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A normalized reference in its parts, as the registry protocol needs them:
+    ``domain`` (``docker.io``), ``path`` (``library/busybox``), and the ``tag``
+    and/or ``digest`` (a reference with neither has the tag ``latest``)."""
+
+    domain: str
+    path: str
+    tag: str
+    digest: str
+
+    @property
+    def full(self) -> str:
+        name = f"{self.domain}/{self.path}"
+        if self.tag:
+            name += f":{self.tag}"
+        if self.digest:
+            name += f"@{self.digest}"
+        return name
+
+    @property
+    def object(self) -> str:
+        """What to ask a registry's manifests endpoint for: digest, else tag."""
+        return self.digest or self.tag
+
+
+def parse(ref: str) -> Reference:
+    """Split and normalize ``ref``; raises ValueError as ``normalize`` does."""
+    name, tag, digest = _split(ref)
+    domain, path = _split_domain(ref, name)
+    _check_path(ref, path)
+    if not tag and not digest:
+        tag = DEFAULT_TAG
+    return Reference(domain, path, tag, digest)
 
 
 def familiar(name: str) -> str:

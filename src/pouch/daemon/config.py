@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONFIG = "/etc/pouch/config.json"
 
@@ -14,11 +15,22 @@ DEFAULT_CONFIG = "/etc/pouch/config.json"
 class DaemonConfig:
     home_dir: Path = Path("/var/lib/pouch")
     listen: list[str] = field(default_factory=lambda: ["unix:///var/run/pouchd.sock"])
-    plugins: list[str] = field(default_factory=list)
+    # Each a spec string (PATH[,timeout=S][,policy=...]) or, from the file, an object.
+    plugins: list[Any] = field(default_factory=list)
+    plugin_socket_dir: str = "/run/pouch/plugins"
+    plugin_spec_dir: str = "/etc/pouch/plugins"
+    hooks_dirs: list[str] = field(default_factory=lambda: ["/etc/pouch/hooks.d"])
     containerd: str = ""
     log_level: str = "info"
     bip: str = "192.168.5.1/24"
     bridge_name: str = "p0"
+    # Docker's registry settings: mirrors for docker.io, registries reached over
+    # plain HTTP or unverified TLS, and where per-registry CA files live.
+    registry_mirrors: list[str] = field(default_factory=list)
+    insecure_registries: list[str] = field(default_factory=list)
+    registry_certs_dir: str = "/etc/pouch/certs.d"
+    # The command line it came from, read again with the file on SIGHUP.
+    argv: list[str] = field(default_factory=list)
 
 
 class ConfigError(Exception):
@@ -30,11 +42,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config-file", default=DEFAULT_CONFIG)
     p.add_argument("--home-dir")
     p.add_argument("-l", "--listen", action="append")
-    p.add_argument("--plugin", action="append", dest="plugin")
+    p.add_argument(
+        "--plugin",
+        action="append",
+        dest="plugin",
+        metavar="PATH[,timeout=S][,policy=fail|ignore]",
+    )
+    p.add_argument("--plugin-socket-dir", help="where plugin processes put sockets")
+    p.add_argument("--plugin-spec-dir", help="where plugin spec files are read")
+    p.add_argument("--hooks-dir", action="append", help="OCI hook files (repeatable)")
     p.add_argument("--containerd", help="address of a running containerd to use")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     p.add_argument("--bip", help="address and prefix of the default bridge")
     p.add_argument("--bridge-name", help="device name of the default bridge")
+    p.add_argument("--registry-mirror", action="append", help="docker.io mirror URL")
+    p.add_argument(
+        "--insecure-registry", action="append", help="host[:port] or CIDR to trust"
+    )
+    p.add_argument("--registry-certs-dir", help="<dir>/<host>/*.crt: registry CAs")
     return p
 
 
@@ -44,11 +69,28 @@ _KEYS = {
     "listen": "listen",
     "plugin": "plugins",
     "plugins": "plugins",
+    "plugin-socket-dir": "plugin_socket_dir",
+    "plugin-spec-dir": "plugin_spec_dir",
+    "hooks-dir": "hooks_dirs",
+    "hooks-dirs": "hooks_dirs",
     "containerd": "containerd",
     "log-level": "log_level",
     "bip": "bip",
     "bridge-name": "bridge_name",
+    "registry-mirrors": "registry_mirrors",
+    "insecure-registries": "insecure_registries",
+    "registry-certs-dir": "registry_certs_dir",
 }
+
+
+# keys whose value is a list; a single string in the file means a list of one
+_LISTS = (
+    "listen",
+    "plugins",
+    "hooks_dirs",
+    "registry_mirrors",
+    "insecure_registries",
+)
 
 
 def load(argv: list[str]) -> DaemonConfig:
@@ -60,14 +102,21 @@ def load(argv: list[str]) -> DaemonConfig:
         ("home_dir", args.home_dir),
         ("listen", args.listen),
         ("plugins", args.plugin),
+        ("plugin_socket_dir", args.plugin_socket_dir),
+        ("plugin_spec_dir", args.plugin_spec_dir),
+        ("hooks_dirs", args.hooks_dir),
         ("containerd", args.containerd),
         ("log_level", args.log_level),
         ("bip", args.bip),
         ("bridge_name", args.bridge_name),
+        ("registry_mirrors", args.registry_mirror),
+        ("insecure_registries", args.insecure_registry),
+        ("registry_certs_dir", args.registry_certs_dir),
     ):
         if value is not None:
             setattr(config, attr, value)
     config.home_dir = Path(config.home_dir).resolve()
+    config.argv = list(argv)
     return config
 
 
@@ -87,6 +136,6 @@ def _apply_file(config: DaemonConfig, path: Path, required: bool) -> None:
         attr = _KEYS.get(key)
         if attr is None:
             raise ConfigError(f"config file {path}: unknown key {key!r}")
-        if attr in ("listen", "plugins") and isinstance(value, str):
+        if attr in _LISTS and isinstance(value, str):
             value = [value]
         setattr(config, attr, value)

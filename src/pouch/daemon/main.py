@@ -5,6 +5,8 @@ Start: config, logging, plugins loaded, containerd started (or reached), store o
 Stop (SIGTERM, SIGINT): stop serving, ``pre_stop_hook``, stop watching tasks, stop the
 containerd we started. Containers keep running in their shims and are re-adopted at
 the next start.
+Reload (SIGHUP): the config file, the plugin set and the hook files are read again;
+the new set replaces the old only if every part of it loads (``_reload``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import shutil
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from pouch.daemon.config import ConfigError, DaemonConfig, load
 from pouch.daemon.output import capture_stdout
@@ -37,12 +40,11 @@ def run(argv: list[str]) -> int:
         return 1
     _setup_logging(config.log_level)
     try:
-        asyncio.run(Daemon(config).run())
+        return asyncio.run(Daemon(config).run())
     except StartError as exc:
         log.error("%s", exc)
         print(f"pouchd: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 def _setup_logging(level: str) -> None:
@@ -68,6 +70,33 @@ def pouchd_executable() -> str:
     return found or os.path.abspath(sys.argv[0])
 
 
+def _plugin_config(config: DaemonConfig) -> Any:
+    """The plugin part of the config; StartError naming the bad entry."""
+    from pouch.hookplugins.assemble import PluginConfig
+    from pouch.hookplugins.settings import SettingsError, from_config
+
+    try:
+        plugins = [from_config(entry) for entry in config.plugins]
+    except SettingsError as exc:
+        raise StartError(str(exc)) from exc
+    return PluginConfig(
+        plugins=plugins,
+        socket_dir=Path(config.plugin_socket_dir) if config.plugin_socket_dir else None,
+        spec_dir=Path(config.plugin_spec_dir) if config.plugin_spec_dir else None,
+        hook_dirs=[Path(d) for d in config.hooks_dirs],
+    )
+
+
+def _registries(config: DaemonConfig) -> Any:
+    from pouch.registry.config import RegistryConfig
+
+    return RegistryConfig(
+        mirrors=list(config.registry_mirrors),
+        insecure=list(config.insecure_registries),
+        certs_dir=Path(config.registry_certs_dir),
+    )
+
+
 def controller_id(home_dir: Path) -> str:
     return hashlib.sha256(str(home_dir).encode()).hexdigest()
 
@@ -77,28 +106,28 @@ class Daemon:
         self.config = config
         self._stack = contextlib.AsyncExitStack()
         self._stopping = asyncio.Event()
+        self._exit_code = 0
+        self._plugins: Any = None
+        self._reloading: asyncio.Task[None] | None = None
 
-    async def run(self) -> None:
+    async def run(self) -> int:
         async with self._stack:
             await self._start()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._stopping.set)
+            loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
             log.info("pouchd is up, home dir %s", self.config.home_dir)
             await self._stopping.wait()
             log.info("pouchd is stopping")
+            if self._reloading is not None:
+                await asyncio.gather(self._reloading, return_exceptions=True)
         log.info("pouchd stopped")
+        return self._exit_code
 
     async def _start(self) -> None:
-        from pouch.hookplugins import PluginLoadError, PluginManager, load_plugin
-
         config = self.config
-        try:
-            plugins = PluginManager([load_plugin(p) for p in config.plugins])
-        except PluginLoadError as exc:
-            raise StartError(str(exc)) from exc
-        for plugin in plugins.plugins:
-            log.info("plugin %s loaded, points %s", plugin.name, plugin.points)
+        plugins = await self._plugin_set()
 
         home = config.home_dir
         home.mkdir(parents=True, exist_ok=True)
@@ -140,6 +169,31 @@ class Daemon:
         self._stack.callback(store.close)
         return store
 
+    async def _plugin_set(self) -> Any:
+        from pouch.hookplugins import PluginLoadError, PluginManager
+        from pouch.hookplugins.assemble import assemble, runtime_stages
+
+        stages = runtime_stages()
+        try:
+            made = await assemble(_plugin_config(self.config), stages=stages)
+        except PluginLoadError as exc:
+            raise StartError(str(exc)) from exc
+        plugins = PluginManager(made.plugins, stages=stages, hook_files=made.hook_files)
+        for plugin in plugins.plugins:
+            log.info(
+                "plugin %s (%s) loaded, points %s",
+                plugin.name,
+                plugin.kind,
+                plugin.points,
+            )
+        self._plugins = plugins
+        self._stack.push_async_callback(self._close_plugins)
+        return plugins
+
+    async def _close_plugins(self) -> None:
+        for plugin in self._plugins.plugins:
+            await plugin.close()
+
     async def _pre_start_hook(self, plugins: object) -> None:
         from pouch.errors import PluginError
         from pouch.hookplugins import PluginManager
@@ -151,7 +205,57 @@ class Daemon:
             raise StartError(str(exc)) from exc
         # Registered now so it runs after the API stops serving and before the
         # containerd we started stops (the stack unwinds in reverse).
-        self._stack.push_async_callback(plugins.pre_stop_hook)
+        self._stack.push_async_callback(self._pre_stop_hook, plugins)
+
+    async def _pre_stop_hook(self, plugins: Any) -> None:
+        """Shutdown goes on whatever the plugins do; a failure under policy ``fail``
+        makes the exit status 1."""
+        if await plugins.pre_stop_hook():
+            self._exit_code = 1
+
+    # -- reload ---------------------------------------------------------------------
+
+    def _on_sighup(self) -> None:
+        if self._reloading is not None and not self._reloading.done():
+            log.info("reload already in progress; SIGHUP ignored")
+            return
+        self._reloading = asyncio.create_task(self._reload())
+
+    async def _reload(self) -> None:
+        """The config file, plugins and hook files read again. Nothing running is
+        touched: containers keep their specs; the next create and start see the new
+        set. A broken part refuses the whole reload, and the old set stays."""
+        from pouch.daemon.config import ConfigError
+        from pouch.errors import PluginError
+        from pouch.hookplugins import PluginLoadError
+        from pouch.hookplugins.assemble import assemble
+
+        plugins = self._plugins
+        try:
+            config = load(self.config.argv)
+            wanted = _plugin_config(config)
+            made = await assemble(wanted, plugins.plugins, plugins.stages)
+        except (ConfigError, PluginLoadError, StartError) as exc:
+            log.error("reload refused, the old configuration stays: %s", exc)
+            return
+        try:
+            await plugins.pre_start_hook(made.added)
+        except PluginError as exc:
+            log.error("reload refused, the old configuration stays: %s", exc)
+            for plugin in made.added:
+                await plugin.close()
+            return
+        made.commit()
+        plugins.replace(made.plugins, made.hook_files)
+        self.config.plugins = config.plugins
+        await plugins.pre_stop_hook(made.removed)
+        for plugin in made.removed:
+            await plugin.close()
+        log.info(
+            "reloaded: plugins %s, %d hook files",
+            [p.name for p in made.plugins],
+            len(made.hook_files.files),
+        )
 
     async def _networks(self) -> object:
         from pouch.network.controller import NetworkController
@@ -175,6 +279,7 @@ class Daemon:
 
         paths = Paths(home=self.config.home_dir, pouchd=pouchd_executable())
         manager = ContainerManager(store, runtime, networks, plugins, paths)  # type: ignore[arg-type]
+        manager.images.registries = _registries(self.config)
         await manager.restore()
         self._stack.push_async_callback(manager.close)
         return manager

@@ -1,38 +1,60 @@
 """Calling plugins at the five points, in the order they were given.
 
-Each point has one failure rule (docs/plugins.md):
+Every call is bounded by the plugin's timeout for that point and judged by its policy
+(``settings``). A call fails when the plugin raises, does not answer in time, or
+returns something of the wrong shape; then:
 
-- ``pre_start_hook`` raises: the daemon does not start.
-- ``pre_stop_hook`` raises: logged; shutdown goes on.
-- ``pre_create`` raises or returns something unusable: the create fails (PluginError).
-- ``pre_start`` likewise: the start fails and the container stays created.
-- ``pre_create_endpoint`` raises or returns something unusable: logged; the endpoint
-  gets the defaults.
+- policy ``fail``: the point's operation fails with a PluginError naming the plugin
+  and point (the daemon does not start, the create or start fails, the endpoint is
+  not made); at ``pre_stop_hook`` shutdown still goes on, and the daemon exits 1.
+- policy ``ignore``: logged and counted; the plugin's contribution at that call is
+  skipped (the body goes on unchanged, its hooks are dropped, the endpoint keeps the
+  other plugins' choices).
 
-A method may be plain or ``async def``. Plain methods run in a worker thread, so a
-plugin that blocks, or that calls pouchd's own API, does not stall the event loop that
-would answer it.
+A timeout abandons the call, never the plugin: its next call is made as usual.
+
+The set of plugins can be replaced while calls are in flight (SIGHUP); each call of
+a point works on the set it started with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import inspect
 import io
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pouch.errors import PluginError
-from pouch.hookplugins.loader import Plugin
-from pouch.hookplugins.ordering import Hook
+from pouch.hookplugins.hooksd import HookSet
+from pouch.hookplugins.loader import ABSENT
+from pouch.hookplugins.ordering import STAGES, Hook
+from pouch.hookplugins.results import as_bytes, as_hooks, merge_endpoint
+from pouch.hookplugins.settings import PluginSettings, Policy
+from pouch.hookplugins.stats import Stats
 
 log = logging.getLogger("pouch.plugin")
 
-_ABSENT = object()
+
+class AnyPlugin(Protocol):
+    """What the manager needs of a plugin, in-process or out-of-process."""
+
+    name: str
+    kind: str
+    points: list[str]
+    settings: PluginSettings
+    stats: Stats
+
+    async def invoke(self, point: str, *args: Any) -> Any: ...
+
+    async def close(self) -> None: ...
+
+
+class PluginTimeout(Exception):
+    """A plugin did not answer within its timeout."""
 
 
 @dataclass
@@ -45,46 +67,71 @@ class EndpointChoice:
 
 
 class PluginManager:
-    def __init__(self, plugins: Sequence[Plugin] = ()) -> None:
+    def __init__(
+        self,
+        plugins: Sequence[AnyPlugin] = (),
+        *,
+        stages: Collection[str] = STAGES,
+        hook_files: HookSet | None = None,
+    ) -> None:
+        self.plugins: list[AnyPlugin] = list(plugins)
+        self.stages = frozenset(stages)
+        self.hook_files = hook_files or HookSet()
+
+    def replace(self, plugins: Sequence[AnyPlugin], hook_files: HookSet) -> None:
+        """The new set, for calls that start from now on."""
         self.plugins = list(plugins)
+        self.hook_files = hook_files
 
     def describe(self) -> list[dict[str, Any]]:
         return [{"Name": p.name, "Points": list(p.points)} for p in self.plugins]
 
-    async def pre_start_hook(self) -> None:
-        for plugin in self.plugins:
-            await self._call_or_fail(plugin, "pre_start_hook")
+    def details(self) -> list[dict[str, Any]]:
+        """Every plugin with its settings and what it has done, for ``/plugins``."""
+        return [_details(p) for p in self.plugins]
 
-    async def pre_stop_hook(self) -> None:
-        for plugin in self.plugins:
+    # -- the daemon's points ------------------------------------------------------
+
+    async def pre_start_hook(self, plugins: Sequence[AnyPlugin] | None = None) -> None:
+        for plugin in self.plugins if plugins is None else plugins:
+            await self._guarded(plugin, "pre_start_hook")
+
+    async def pre_stop_hook(
+        self, plugins: Sequence[AnyPlugin] | None = None
+    ) -> list[PluginError]:
+        """Calls every plugin whatever happens; the failures under ``fail``."""
+        failures = []
+        for plugin in self.plugins if plugins is None else plugins:
             try:
-                await self._call(plugin, "pre_stop_hook")
-            except Exception:
-                log.exception("plugin %s failed at pre_stop_hook", plugin.name)
+                await self._guarded(plugin, "pre_stop_hook")
+            except PluginError as exc:
+                log.error("%s", exc)
+                failures.append(exc)
+        return failures
+
+    # -- the containers' points ---------------------------------------------------
 
     async def pre_create(self, body: bytes) -> bytes:
         """Each plugin sees the body the previous one returned."""
-        for plugin in self.plugins:
-            result = await self._call_or_fail(plugin, "pre_create", io.BytesIO(body))
-            if result is _ABSENT:
-                continue
-            try:
-                body = _as_bytes(result)
-            except TypeError as exc:
-                raise PluginError(plugin.name, "pre_create", exc) from exc
+        for plugin in list(self.plugins):
+            result = await self._guarded(
+                plugin, "pre_create", io.BytesIO(body), check=as_bytes
+            )
+            if result is not ABSENT:
+                body = result
         return body
 
     async def pre_start(self, container: dict[str, Any]) -> list[Hook]:
         hooks: list[Hook] = []
-        for plugin in self.plugins:
-            view = copy.deepcopy(container)
-            result = await self._call_or_fail(plugin, "pre_start", view)
-            if result is _ABSENT:
-                continue
-            try:
-                hooks.extend(_as_hooks(result))
-            except (TypeError, ValueError) as exc:
-                raise PluginError(plugin.name, "pre_start", exc) from exc
+        for plugin in list(self.plugins):
+            result = await self._guarded(
+                plugin,
+                "pre_start",
+                copy.deepcopy(container),
+                check=lambda r: as_hooks(r, self.stages),
+            )
+            if result is not ABSENT:
+                hooks.extend(result)
         return hooks
 
     async def pre_create_endpoint(
@@ -93,97 +140,91 @@ class PluginManager:
         """A later plugin's priority and resolver choice override an earlier one's;
         generic params are merged, later keys winning."""
         choice = EndpointChoice()
-        for plugin in self.plugins:
-            try:
-                result = await self._call(
-                    plugin, "pre_create_endpoint", container_id, list(env)
-                )
-                if result is not _ABSENT:
-                    _merge_endpoint(choice, result)
-            except Exception:
-                log.exception(
-                    "plugin %s failed at pre_create_endpoint for container %s; "
-                    "using defaults",
-                    plugin.name,
-                    container_id,
-                )
+        for plugin in list(self.plugins):
+            await self._guarded(
+                plugin,
+                "pre_create_endpoint",
+                container_id,
+                list(env),
+                check=lambda r: merge_endpoint(choice, r),
+            )
         return choice
 
-    async def _call_or_fail(self, plugin: Plugin, point: str, *args: Any) -> Any:
-        try:
-            return await self._call(plugin, point, *args)
-        except Exception as exc:
-            raise PluginError(plugin.name, point, exc) from exc
+    def oci_hooks(
+        self, annotations: Mapping[str, str], command: str, has_bind_mounts: bool
+    ) -> list[Hook]:
+        """The hooks.d hooks whose conditions this container meets."""
+        return self.hook_files.matching(annotations, command, has_bind_mounts)
 
-    async def _call(self, plugin: Plugin, point: str, *args: Any) -> Any:
-        method = plugin.method(point)
-        if method is None:
-            return _ABSENT
+    # -- one call -----------------------------------------------------------------
+
+    async def _guarded(
+        self,
+        plugin: AnyPlugin,
+        point: str,
+        *args: Any,
+        check: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        """The call's checked result, ABSENT if skipped; PluginError under ``fail``."""
+        settings = plugin.settings
+        timeout = settings.timeout_for(point)
         started = time.perf_counter()
+        error: BaseException | None = None
+        result: Any = ABSENT
         try:
-            if inspect.iscoroutinefunction(method):
-                result = await method(*args)
-            else:
-                result = await asyncio.to_thread(method, *args)
-                if inspect.isawaitable(result):
-                    result = await result
-        finally:
-            elapsed = (time.perf_counter() - started) * 1000
-            log.debug("plugin %s %s took %.1f ms", plugin.name, point, elapsed)
-        return result
+            result = await _bounded(plugin.invoke(point, *args), timeout)
+            if result is not ABSENT and check is not None:
+                result = check(result)
+        except Exception as exc:  # the plugin's own errors, whatever they are
+            error = exc
+        elapsed = time.perf_counter() - started
+        if result is ABSENT and error is None:
+            return ABSENT
+        plugin.stats.record(plugin.name, point, elapsed, _text(error))
+        log.debug("plugin %s %s took %.1f ms", plugin.name, point, elapsed * 1000)
+        if error is None:
+            return result
+        return _fail_or_ignore(plugin.name, point, settings.policy_for(point), error)
 
 
-def _as_bytes(result: Any) -> bytes:
-    if isinstance(result, bytes | bytearray | memoryview):
-        return bytes(result)
-    read = getattr(result, "read", None)
-    if callable(read):
-        data = read()
-        return data.encode() if isinstance(data, str) else bytes(data)
-    raise TypeError(
-        f"pre_create must return a binary stream or bytes, not {type(result).__name__}"
-    )
+async def _bounded(call: Any, timeout: float) -> Any:
+    try:
+        return await asyncio.wait_for(call, timeout)
+    except TimeoutError:
+        raise PluginTimeout(f"no answer within {timeout:g} s") from None
 
 
-def _as_hooks(result: Any) -> list[Hook]:
-    if not (isinstance(result, tuple | list) and len(result) == 2):
-        raise TypeError("pre_start must return (priorities, hooks)")
-    priorities, hooks = result
-    if not isinstance(priorities, list | tuple) or not isinstance(hooks, list | tuple):
-        raise TypeError("pre_start must return two lists: priorities and hooks")
-    if len(priorities) != len(hooks):
-        raise ValueError(
-            f"pre_start returned {len(priorities)} priorities "
-            f"for {len(hooks)} hooks; they must pair up"
-        )
-    return [_as_hook(p, h) for p, h in zip(priorities, hooks, strict=True)]
+def _fail_or_ignore(name: str, point: str, policy: Policy, error: BaseException) -> Any:
+    if policy is Policy.FAIL:
+        raise PluginError(name, point, error) from error
+    # Nobody can be told but the log: the operation goes on without this plugin.
+    log.error("plugin %s failed at %s (policy ignore: skipped): %r", name, point, error)
+    return ABSENT
 
 
-def _as_hook(priority: Any, entry: Any) -> Hook:
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise TypeError(f"hook priority must be an int, not {priority!r}")
-    words = list(entry) if isinstance(entry, list | tuple) else None
-    if not words or not all(isinstance(w, str) for w in words):
-        raise TypeError(f"hook must be a list [path, argv0, arg, ...], not {entry!r}")
-    path = words[0]
-    if not path.startswith("/"):
-        raise ValueError(f"hook path must be absolute, not {path!r}")
-    return Hook(path=path, args=words[1:] or [path], priority=priority)
+def _text(error: BaseException | None) -> str:
+    return "" if error is None else f"{type(error).__name__}: {error}"
 
 
-def _merge_endpoint(choice: EndpointChoice, result: Any) -> None:
-    if result is None:
-        return
-    if not (isinstance(result, tuple | list) and len(result) == 3):
-        raise TypeError(
-            "pre_create_endpoint must return (priority, disable_resolver, "
-            f"generic_params), not {result!r}"
-        )
-    priority, disable_resolver, params = result
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise TypeError(f"endpoint priority must be an int, not {priority!r}")
-    if params is not None and not isinstance(params, dict):
-        raise TypeError(f"generic params must be a dict, not {params!r}")
-    choice.priority = priority
-    choice.disable_resolver = bool(disable_resolver)
-    choice.generic_params.update(params or {})
+def _details(plugin: AnyPlugin) -> dict[str, Any]:
+    settings = plugin.settings
+    points = {
+        point: {
+            "Policy": str(settings.policy_for(point)),
+            "Timeout": settings.timeout_for(point),
+        }
+        for point in plugin.points
+    }
+    return {
+        "Name": plugin.name,
+        "Kind": plugin.kind,
+        "Points": list(plugin.points),
+        "Settings": points,
+        "Calls": plugin.stats.calls,
+        "Errors": plugin.stats.errors,
+        "LastError": plugin.stats.last_error,
+        "ByPoint": {
+            point: {"Calls": s.calls, "Errors": s.errors, "LastError": s.last_error}
+            for point, s in plugin.stats.by_point().items()
+        },
+    }

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import signal as signals
 from collections.abc import AsyncIterator, Awaitable
@@ -43,7 +44,9 @@ from pouch.errors import (
     PouchError,
 )
 from pouch.hookplugins import Hook, PluginManager, order_hooks
-from pouch.mgr import names
+from pouch.mgr import names, restart, stdio
+from pouch.mgr import network as netmgr
+from pouch.mgr.events import EventBus
 from pouch.mgr.image import ImageManager
 from pouch.mgr.ports import Networks, Runtime
 from pouch.mgr.records import (
@@ -54,15 +57,18 @@ from pouch.mgr.records import (
     now_rfc3339,
 )
 from pouch.mgr.views import inspect_doc, list_entry, matches_filters
-from pouch.oci import SpecInput, build_spec
+from pouch.oci import SpecInput, build_spec, hostopts
 from pouch.oci.spec import SpecError, parse_bind, resolve_command
 from pouch.oci.users import UnknownUser
-from pouch.store.db import NameInUse, Store
+from pouch.store.db import Store
 from pouch.types import CreateRequest
 
 log = logging.getLogger("pouch.container")
 
 MIN_MEMORY = 6 * 1024 * 1024
+# Starts by restart policy while the daemon comes up: tries and the pause before each.
+_POLICY_START_TRIES = 20
+_POLICY_START_PAUSE = 0.5
 SPECIAL_NETWORKS = ("none", "host")
 
 
@@ -127,6 +133,17 @@ class ContainerManager:
         self._exits = _Exits()
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
+        self.events = EventBus()
+        # Exits a user asked for, which no restart policy undoes; restarts so far.
+        self._user_stopped: set[str] = set()
+        self._restarts: dict[str, int] = {}
+
+    def emit(self, container: Container, action: str, **extra: str) -> None:
+        """A container event, with the attributes docker clients filter on."""
+        attributes = {"name": container.name, "image": container.image}
+        attributes.update(container.request.Labels or {})
+        attributes.update(extra)
+        self.events.emit("container", action, container.id, attributes)
 
     # -- lookup ---------------------------------------------------------------
 
@@ -179,6 +196,7 @@ class ContainerManager:
                 await self._remove_rootfs(container.id)
                 raise
         log.info("container %s created as %s", container.id, container.name)
+        self.emit(container, "create")
         return container
 
     def _free_name(self) -> str:
@@ -191,6 +209,16 @@ class ContainerManager:
         host = request.HostConfig
         if not request.Image:
             raise InvalidParameter("Config.Image is required: name the image to run")
+        policy = host.RestartPolicy
+        restart.check(policy.Name, policy.MaximumRetryCount)
+        try:
+            hostopts.check(host)
+        except hostopts.HostOptionError as exc:
+            raise InvalidParameter(str(exc)) from exc
+        if host.AutoRemove and policy.Name not in ("", "no"):
+            raise InvalidParameter(
+                "can't create 'AutoRemove' container with restart policy"
+            )
         if host.Memory < 0:
             raise InvalidParameter(
                 f"invalid HostConfig.Memory {host.Memory}: must not be negative"
@@ -208,11 +236,11 @@ class ContainerManager:
                 parse_bind(bind)
             except SpecError as exc:
                 raise InvalidParameter(str(exc)) from exc
+        netmgr.check_ports(request)
         for network in _network_names(request):
-            if network.startswith("container:"):
-                raise InvalidParameter(
-                    f"network mode {network!r} is not supported yet"
-                )  # TODO(#3): share another container's network namespace
+            if network.startswith(netmgr.CONTAINER_MODE):
+                self.get(network.removeprefix(netmgr.CONTAINER_MODE))
+                continue
             self._network(network)
 
     def _network(self, name: str) -> Any:
@@ -223,9 +251,7 @@ class ContainerManager:
         except NetworkNotFound as exc:
             raise NotFound(f"network {name} not found") from exc
 
-    def _new_record(
-        self, request: CreateRequest, name: str, image: Any
-    ) -> Container:
+    def _new_record(self, request: CreateRequest, name: str, image: Any) -> Container:
         cid = names.new_id()
         return Container(
             id=cid,
@@ -257,8 +283,24 @@ class ContainerManager:
 
     async def start(self, ref: str) -> None:
         container = self.get(ref)
-        async with self._lock(container.id):
-            container = self.get(container.id)
+        self._user_stopped.discard(container.id)
+        self._restarts.pop(container.id, None)
+        restart.mark_stopped(self.paths.container_dir(container.id), False)
+        try:
+            await self._start_locked(container.id)
+        except NotModified:
+            raise
+        except PouchError:
+            # As dockerd does, a --rm container that cannot start is removed, so
+            # that a client waiting for its removal (docker run --rm) is answered.
+            if container.request.HostConfig.AutoRemove:
+                with contextlib.suppress(PouchError):
+                    await self.remove(container.id, force=True)
+            raise
+
+    async def _start_locked(self, cid: str) -> None:
+        async with self._lock(cid):
+            container = self.get(cid)
             if container.running:
                 raise NotModified(f"container {container.id} is already running")
             await self._start(container)
@@ -274,6 +316,7 @@ class ContainerManager:
         self._save(container)
         self._watch(container.id, waiter)
         log.info("container %s started, pid %d", container.id, container.state.pid)
+        self.emit(container, "start")
 
     async def _launch(
         self, container: Container, undo: contextlib.AsyncExitStack
@@ -284,8 +327,10 @@ class ContainerManager:
 
         undo.push_async_callback(self._release_network, container)
         await self._create_endpoints(container)
+        await self._publish_ports(container, image)
         files = self._write_files(container)
         plugin_hooks = await self.plugins.pre_start(inspect_doc(container))
+        plugin_hooks += self._hook_files(container)
         hooks = order_hooks(self._daemon_hooks(container), plugin_hooks)
 
         mounts = await self._prepare_rootfs(container, image)
@@ -297,9 +342,14 @@ class ContainerManager:
             )  # fmt: skip
             undo.push_async_callback(self._delete_ctrd_container, cid)
             Path(container.log_path).parent.mkdir(parents=True, exist_ok=True)
-            uri = jsonlog.binary_log_uri(self.paths.pouchd, container.log_path)
+            stdout, stderr = await self._output_uris(container)
             container.state.pid = await self.runtime.create_task(
-                cid, mounts, stdout=uri, stderr=uri, terminal=container.request.Tty
+                cid,
+                mounts,
+                stdout=stdout,
+                stderr=stderr,
+                stdin=self._stdin_fifo(container),
+                terminal=container.request.Tty,
             )
             undo.push_async_callback(self._delete_task, cid)
             waiter = asyncio.create_task(self.runtime.wait_task(cid))
@@ -310,26 +360,128 @@ class ContainerManager:
             raise PouchError(f"container {cid}: cannot start: {exc}") from exc
         return waiter
 
+    async def _output_uris(self, container: Container) -> tuple[str, str]:
+        """The log program through the shim, or through FIFOs when stdin must be
+        wired without a terminal (see pouch.mgr.stdio)."""
+        request = container.request
+        if request.OpenStdin and not request.Tty:
+            return await stdio.start_fifo_logger(
+                self.paths.pouchd,
+                self.paths.container_dir(container.id),
+                container.log_path,
+            )
+        uri = jsonlog.binary_log_uri(self.paths.pouchd, container.log_path)
+        return uri, uri
+
+    def stdin_path(self, cid: str) -> Path:
+        return self.paths.container_dir(cid) / "stdin"
+
+    def _stdin_fifo(self, container: Container) -> str:
+        """A FIFO the shim reads the task's stdin from, for ``OpenStdin`` containers.
+
+        It lives in the container's directory, so an attach after a daemon restart
+        finds it; the shim, not this daemon, holds its read end.
+        """
+        if not container.request.OpenStdin:
+            return ""
+        path = self.stdin_path(container.id)
+        if not path.exists():
+            os.mkfifo(path, 0o600)
+        return str(path)
+
     async def _create_endpoints(self, container: Container) -> None:
         env = list(container.request.Env or [])
         attached = []
         for info in container.networks:
-            if info.network in SPECIAL_NETWORKS:
+            if info.network in SPECIAL_NETWORKS or _shares_netns(info.network):
                 attached.append(info)
                 continue
-            choice = await self.plugins.pre_create_endpoint(container.id, env)
+            attached.append(await self._create_endpoint(container, info.network, env))
+        container.networks = attached
+
+    async def _create_endpoint(
+        self, container: Container, name: str, env: list[str]
+    ) -> EndpointInfo:
+        """pre_create_endpoint, then the endpoint with what the request asks."""
+        choice = await self.plugins.pre_create_endpoint(container.id, env)
+        options = netmgr.endpoint_options(container, name)
+        with netmgr.translate():
             endpoint = await self.networks.create_endpoint(
                 container.id,
-                info.network,
+                name,
                 priority=choice.priority,
                 disable_resolver=choice.disable_resolver,
                 generic_params=choice.generic_params,
+                ip=options.ip,
+                aliases=options.aliases,
+                mac=options.mac,
             )
-            network = self._network(info.network)
-            attached.append(_endpoint_info(info.network, network, endpoint))
-        container.networks = attached
+        info = _endpoint_info(name, self._network(name), endpoint)
+        info.aliases = options.aliases[2:]
+        return info
+
+    async def _publish_ports(self, container: Container, image: Any) -> None:
+        """Bind the container's host ports before anything runs: a port another
+        container or program holds fails the start with 409."""
+        requests = netmgr.port_requests(container, image.config.get("config") or {})
+        if not requests:
+            return
+        netmgr.check_port_conflicts(container, requests, self.all())
+        with netmgr.translate():
+            records = await self.networks.publish(container.id, requests)
+        container.ports = netmgr.published_doc(records)
+
+    async def connect(self, ref: str, network: str, settings: Any) -> None:
+        """Attach a container to a network: at its next start, or now if it runs,
+        with an interface made live and the default route moved if it should be."""
+        container = self.get(ref)
+        async with self._lock(container.id):
+            container = self.get(container.id)
+            netmgr.check_connectable(container, network)
+            netmgr.attach_settings(container, network, settings)
+            if container.running:
+                env = list(container.request.Env or [])
+                info = await self._create_endpoint(container, network, env)
+                try:
+                    with netmgr.translate():
+                        await self.networks.join(container.id, container.state.pid)
+                except BaseException:
+                    with netmgr.translate():
+                        await self.networks.disconnect(container.id, network, None)
+                    raise
+                container.networks[-1] = info
+                self._refresh_resolv(container)
+            self._save(container)
+        log.info("container %s connected to %s", container.id, network)
+
+    def _refresh_resolv(self, container: Container) -> None:
+        path = container.files.get("resolv.conf")
+        if path and not _shares_netns(container.network_mode):
+            self.networks.refresh_resolv(container.id, Path(path))
+
+    async def disconnect(self, ref: str, network: str) -> None:
+        container = self.get(ref)
+        async with self._lock(container.id):
+            container = self.get(container.id)
+            if not any(i.network == network for i in container.networks):
+                raise Conflict(
+                    f"container {container.name} is not connected to network {network}"
+                )
+            if container.running and network not in SPECIAL_NETWORKS:
+                with netmgr.translate():
+                    await self.networks.disconnect(
+                        container.id, network, container.state.pid
+                    )
+                records = self.networks.published(container.id)
+                container.ports = netmgr.published_doc(records)
+                self._refresh_resolv(container)
+            netmgr.detach_settings(container, network)
+            self._save(container)
+        log.info("container %s disconnected from %s", container.id, network)
 
     def _write_files(self, container: Container) -> dict[str, Path]:
+        if _shares_netns(container.network_mode):
+            return self._shared_files(container)
         directory = self.paths.container_dir(container.id)
         directory.mkdir(parents=True, exist_ok=True)
         mode = container.network_mode
@@ -340,8 +492,34 @@ class ContainerManager:
         container.files = {k: str(v) for k, v in made.items()}
         return {f"/etc/{k}": Path(v) for k, v in made.items()}
 
+    def _hook_files(self, container: Container) -> list[Hook]:
+        """The hooks.d hooks whose conditions hold: on the spec's annotations (the
+        labels), the process's argv[0], and whether there are bind mounts."""
+        return self.plugins.oci_hooks(
+            dict(container.request.Labels or {}),
+            container.args[0] if container.args else "",
+            bool(container.request.HostConfig.Binds),
+        )
+
+    def _shared_files(self, container: Container) -> dict[str, Path]:
+        """A container in another's namespace uses that one's resolv.conf, hosts
+        and hostname, as it uses its interfaces."""
+        owner = self._netns_owner(container)
+        container.files = dict(owner.files)
+        return {f"/etc/{k}": Path(v) for k, v in owner.files.items()}
+
+    def _netns_owner(self, container: Container) -> Container:
+        """The running container whose namespace ``container:<ref>`` names."""
+        owner = self.get(container.network_mode.removeprefix(netmgr.CONTAINER_MODE))
+        if not owner.running:
+            raise Conflict(
+                f"cannot join the network namespace of container {owner.name}: "
+                "it is not running"
+            )
+        return owner
+
     def _daemon_hooks(self, container: Container) -> list[Hook]:
-        if container.network_mode == "host":
+        if container.network_mode == "host" or _shares_netns(container.network_mode):
             return []
         args = [
             "pouchd",
@@ -367,6 +545,7 @@ class ContainerManager:
             hostname=container.hostname,
             prestart_hooks=hooks,
             host_network=container.network_mode == "host",
+            netns_path=self._netns_path(container),
             files=files,
             rootfs_dirs=_rootfs_dirs(mounts),
         )
@@ -374,6 +553,11 @@ class ContainerManager:
             return build_spec(inp)
         except (SpecError, UnknownUser) as exc:
             raise InvalidParameter(f"container {container.id}: {exc}") from exc
+
+    def _netns_path(self, container: Container) -> str:
+        if not _shares_netns(container.network_mode):
+            return ""
+        return f"/proc/{self._netns_owner(container).state.pid}/ns/net"
 
     # -- exit -----------------------------------------------------------------
 
@@ -391,10 +575,33 @@ class ContainerManager:
             container = self.get(cid)
             await self._cleanup_exit(container, code)
         self._watchers.pop(cid, None)
+        self.emit(container, "die", exitCode=str(code))
         self._exits.exited(cid, code)
         if container.request.HostConfig.AutoRemove:
             with contextlib.suppress(NotFound):
                 await self.remove(cid, force=True)
+        else:
+            await self._apply_restart_policy(container, code)
+
+    async def _apply_restart_policy(self, container: Container, code: int) -> None:
+        if container.id in self._user_stopped:
+            return
+        policy = container.request.HostConfig.RestartPolicy
+        count = self._restarts.get(container.id, 0)
+        if not restart.should_restart(
+            restart.Policy(policy.Name, policy.MaximumRetryCount), code, count
+        ):
+            return
+        await asyncio.sleep(restart.delay(count))
+        self._restarts[container.id] = count + 1
+        try:
+            await self._start_locked(container.id)
+        except (NotFound, NotModified):
+            return
+        except PouchError as exc:
+            log.warning("container %s: restart by policy failed: %s", container.id, exc)
+            return
+        log.info("container %s restarted by its policy (%d)", container.id, count + 1)
 
     async def _cleanup_exit(self, container: Container, code: int) -> None:
         await self._delete_task(container.id)
@@ -426,7 +633,11 @@ class ContainerManager:
             await self.networks.release(container.id)
         except Exception:
             log.exception("container %s: releasing its network failed", container.id)
-        container.networks = [EndpointInfo(network=i.network) for i in container.networks]
+        container.networks = [
+            EndpointInfo(network=i.network, aliases=i.aliases)
+            for i in container.networks
+        ]
+        container.ports = []
 
     # -- stop, kill, restart, remove ---------------------------------------------
 
@@ -438,6 +649,8 @@ class ContainerManager:
             timeout = container.request.StopTimeout
         if timeout is None:
             timeout = 10
+        self._user_stopped.add(container.id)
+        restart.mark_stopped(self.paths.container_dir(container.id), True)
         exited = self._exits.next_exit(container.id)
         stop_signal = _parse_signal(container.request.StopSignal or "SIGTERM")
         await self._signal(container, stop_signal)
@@ -453,6 +666,10 @@ class ContainerManager:
         number = _parse_signal(signal)
         if not container.running:
             raise Conflict(f"Container {container.id} is not running")
+        self.emit(container, "kill", signal=str(number))
+        # As dockerd does, a user's kill is an exit no restart policy undoes.
+        self._user_stopped.add(container.id)
+        restart.mark_stopped(self.paths.container_dir(container.id), True)
         await self._signal(container, number)
 
     async def _signal(
@@ -479,6 +696,7 @@ class ContainerManager:
                     f"You cannot remove a running container {container.id}. Stop the "
                     "container before attempting removal or force remove"
                 )
+            self._user_stopped.add(container.id)
             exited = self._exits.next_exit(container.id)
             await self._signal(container, signals.SIGKILL, all_processes=True)
             await exited
@@ -489,8 +707,26 @@ class ContainerManager:
             shutil.rmtree(self.paths.container_dir(container.id), ignore_errors=True)
             self.store.delete(container.id)
         self._locks.pop(container.id, None)
+        self._user_stopped.discard(container.id)
+        self._restarts.pop(container.id, None)
+        self.emit(container, "destroy")
         self._exits.removed(container.id, container.state.exit_code)
         log.info("container %s removed", container.id)
+
+    async def resize(self, ref: str, width: int, height: int) -> None:
+        container = self.get(ref)
+        if width < 0 or height < 0:
+            raise InvalidParameter(
+                f"invalid size {width}x{height}: must not be negative"
+            )
+        if not container.running:
+            raise Conflict(f"Container {container.id} is not running")
+        if not container.request.Tty:
+            return  # dockerd ignores a resize without a terminal too
+        try:
+            await self.runtime.resize_pty(container.id, width, height)  # type: ignore[attr-defined]
+        except ContainerdError as exc:
+            raise PouchError(f"container {container.id}: cannot resize: {exc}") from exc
 
     # -- wait, inspect, list, logs ----------------------------------------------
 
@@ -518,7 +754,9 @@ class ContainerManager:
     def inspect(self, ref: str) -> dict[str, Any]:
         return inspect_doc(self.get(ref))
 
-    def list(self, all: bool = False, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:  # noqa: E501
+    def list(
+        self, all: bool = False, filters: dict[str, list[str]] | None = None
+    ) -> list[dict[str, Any]]:  # noqa: E501
         chosen = [
             c
             for c in self.all()
@@ -576,6 +814,37 @@ class ContainerManager:
                 await self._readopt(container)
             elif container.request.HostConfig.AutoRemove:
                 await self.remove(container.id, force=True)
+            else:
+                await self._start_by_policy(container)
+
+    async def _start_by_policy(self, container: Container) -> None:
+        """At daemon start, ``always`` and ``unless-stopped`` containers run again.
+
+        Restore runs before the daemon serves the network hook's socket, so the
+        start happens in the background and is retried while the daemon comes up.
+        """
+        policy = container.request.HostConfig.RestartPolicy
+        directory = self.paths.container_dir(container.id)
+        if restart.starts_with_daemon(restart.Policy(policy.Name), directory):
+            task = asyncio.create_task(self._start_when_up(container.id))
+            self._watchers.setdefault("start:" + container.id, task)
+
+    async def _start_when_up(self, cid: str) -> None:
+        try:
+            for attempt in range(_POLICY_START_TRIES):
+                await asyncio.sleep(_POLICY_START_PAUSE)
+                try:
+                    await self._start_locked(cid)
+                    return
+                except (NotFound, NotModified):
+                    return
+                except PouchError as exc:
+                    if attempt == _POLICY_START_TRIES - 1:
+                        log.warning(
+                            "container %s: start by policy failed: %s", cid, exc
+                        )  # noqa: E501
+        finally:
+            self._watchers.pop("start:" + cid, None)
 
     async def _readopt(self, container: Container) -> None:
         try:
@@ -586,12 +855,23 @@ class ContainerManager:
             container.state.pid = task.pid
             self._save(container)
             self._watch(container.id, self.runtime.wait_task(container.id))
+            await self._readopt_network(container)
             log.info("container %s re-adopted, pid %d", container.id, task.pid)
             return
         code = getattr(getattr(task, "exit_status", None), "code", 255)
         await self._cleanup_exit(container, int(code) if task is not None else 255)
         if container.request.HostConfig.AutoRemove:
             await self.remove(container.id, force=True)
+        else:
+            await self._start_by_policy(container)
+
+    async def _readopt_network(self, container: Container) -> None:
+        """The DNS server and port listeners of a re-adopted container; its
+        interfaces, addresses and rules outlived the daemon."""
+        try:
+            await self.networks.readopt(container.id, container.state.pid)
+        except Exception:
+            log.exception("container %s: its network was not re-adopted", container.id)
 
     async def close(self) -> None:
         """Stops watching; the tasks themselves keep running in their shims."""
@@ -630,8 +910,16 @@ def _resolve_command(request: CreateRequest, image: Any) -> list[str]:
 def _network_names(request: CreateRequest) -> list[str]:
     mode = request.HostConfig.NetworkMode
     first = "bridge" if mode in ("", "default") else mode
-    extra = list((request.NetworkingConfig and request.NetworkingConfig.EndpointsConfig) or {})  # noqa: E501
+    extra = list(
+        (request.NetworkingConfig and request.NetworkingConfig.EndpointsConfig) or {}
+    )  # noqa: E501
+    # The docker CLI names the default network "default" in EndpointsConfig too.
+    extra = ["bridge" if n == "default" else n for n in extra]
     return [first] + [n for n in extra if n != first]
+
+
+def _shares_netns(mode: str) -> bool:
+    return mode.startswith(netmgr.CONTAINER_MODE)
 
 
 def _name_conflict(name: str, holder: str) -> Conflict:
@@ -685,5 +973,3 @@ def _parse_signal(value: str | int) -> int:
         if found is not None:
             return int(found)
     raise InvalidParameter(f"Invalid signal: {value}")
-
-

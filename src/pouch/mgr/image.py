@@ -1,23 +1,46 @@
-"""Images: lookup by any name a user gives, load, list, inspect and remove.
+"""Images: lookup by any name a user gives, load, pull, push, tag, save, import,
+list, inspect, history and remove.
 
 containerd keeps one image record per reference; the Docker API shows one image per
 config digest with all its references as RepoTags. Both views are made here.
+Registry traffic is ``pouch.registry``'s; this module turns its errors and
+containerd's into the API's.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fnmatch
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from pouch.ctrd import reference
 from pouch.ctrd.errors import ContainerdError, ContainerdNotFound
-from pouch.errors import Conflict, InvalidParameter, NotFound, PouchError
+from pouch.ctrd.layercheck import LayerEscape
+from pouch.errors import (
+    Conflict,
+    InvalidParameter,
+    NotFound,
+    PouchError,
+    Unauthorized,
+)
+from pouch.mgr import imagefiles
 from pouch.mgr.ports import Runtime
 from pouch.mgr.records import parse_rfc3339
+from pouch.registry import errors as registry_errors
+from pouch.registry.auth import Credentials
+from pouch.registry.config import RegistryConfig
+from pouch.registry.progress import Emit
 
 log = logging.getLogger("pouch.image")
+
+_FILTERS = ("dangling", "reference", "label", "before", "since")
 
 
 class ImageManager:
@@ -25,6 +48,8 @@ class ImageManager:
         self.runtime = runtime
         # container ids using an image id; given by the container manager
         self._users_of = users_of
+        # set by the daemon from its config; defaults reach registries as Docker does
+        self.registries = RegistryConfig()
 
     async def resolve(self, name: str) -> Any:
         """The image record for a reference, an id or a short id; 404 otherwise."""
@@ -53,10 +78,7 @@ class ImageManager:
 
     async def load(self, archive: Path) -> list[str]:
         """Imports a tarball; returns docker's progress lines for the client."""
-        try:
-            images = await self.runtime.import_archive(archive)
-        except (ContainerdError, ValueError, KeyError) as exc:
-            raise InvalidParameter(f"cannot load image archive: {exc}") from exc
+        images = await self._import(archive)
         lines = []
         for image in images:
             if image.name:
@@ -66,11 +88,125 @@ class ImageManager:
             log.info("image %s loaded as %s", image.id, image.name)
         return lines
 
-    async def list(self) -> list[dict[str, Any]]:
-        groups: dict[str, list[Any]] = {}
-        for image in await self.runtime.list_images():
-            groups.setdefault(image.id, []).append(image)
-        return [self._summary(records) for records in groups.values()]
+    async def _import(self, archive: Path) -> list[Any]:
+        try:
+            return await self.runtime.import_archive(archive)
+        except LayerEscape as exc:
+            raise InvalidParameter(str(exc)) from exc
+        except (ContainerdError, ValueError, KeyError) as exc:
+            raise InvalidParameter(f"cannot load image archive: {exc}") from exc
+
+    async def _time_bounds(self, filters: dict[str, list[str]]) -> tuple[float, float]:
+        """``since``/``before`` name images; their creation times bound the list."""
+        since, before = 0.0, float("inf")
+        for name in filters.get("since", []):
+            since = max(since, parse_rfc3339((await self.resolve(name)).created))
+        for name in filters.get("before", []):
+            before = min(before, parse_rfc3339((await self.resolve(name)).created))
+        return since, before
+
+    # -- registries -------------------------------------------------------------
+
+    async def pull(self, name: str, creds: Credentials | None, emit: Emit) -> str:
+        """Pull ``name`` (tag or digest) and unpack it; returns the full reference."""
+        from pouch.registry.pull import pull
+
+        full = _normalize(name)
+        store = self._store()
+        with _registry_errors():
+            result = await pull(store, self.registries, full, creds, emit)
+        return result.name
+
+    async def push(self, name: str, creds: Credentials | None, emit: Emit) -> None:
+        from pouch.registry.push import push
+
+        full = _normalize(name)
+        await self._must_exist(full)
+        with _registry_errors():
+            await push(self._store(), self.registries, full, creds, emit)
+
+    async def check_login(self, server: str, creds: Credentials) -> None:
+        """Authenticate against ``server`` as ``pouch login`` does; raise if refused."""
+        from pouch.registry.client import connect
+
+        domain = _login_domain(server)
+        with _registry_errors():
+            repo = await connect(
+                self.registries, domain, "library/pouch-login", creds, "pull"
+            )
+            await repo.close()
+
+    def _store(self) -> Any:
+        return self.runtime.image_store()
+
+    async def _must_exist(self, full: str) -> None:
+        try:
+            await self.runtime.get_image(full)
+        except ContainerdNotFound as exc:
+            raise NotFound(f"No such image: {reference.familiar(full)}") from exc
+
+    # -- tag, save, import, history ----------------------------------------------
+
+    async def tag(self, name: str, repo: str, tag: str) -> None:
+        image = await self.resolve(name)
+        new = f"{repo}:{tag}" if tag else repo
+        full = _normalize(new)
+        if "@" in full:
+            raise InvalidParameter(f"refusing to create a tag with a digest: {new}")
+        await self.runtime.tag_image(image.name, full)
+        log.info("image %s tagged %s", image.id, full)
+
+    async def save(self, names: list[str]) -> AsyncIterator[bytes]:
+        """The docker-archive of the named images; names resolve before any byte."""
+        from pouch.ctrd.export import save
+
+        fulls = []
+        for name in names:
+            image = await self.resolve(name)
+            fulls += await self._names_for(name, image)
+        return save(self._store(), fulls)
+
+    async def _names_for(self, name: str, image: Any) -> list[str]:
+        """An id saves every name of the image; a reference saves itself."""
+        try:
+            _normalize(name)
+        except InvalidParameter:
+            pass
+        else:
+            if image.name == reference.normalize(name):
+                return [image.name]
+        return [i.name for i in await self.runtime.list_images() if i.id == image.id]
+
+    async def import_rootfs(
+        self, tarball: Path, repo: str, tag: str, message: str, changes: list[str]
+    ) -> str:
+        """Make a one-layer image from a rootfs tarball; returns the image id."""
+        if not repo:
+            # TODO(#4): untagged imports need records that are not references.
+            raise InvalidParameter(
+                "import needs a repository name (repo=...): unnamed images are not kept"
+            )
+        full = _normalize(f"{repo}:{tag}" if tag else repo)
+        archive = tarball.with_suffix(".image.tar")
+        try:
+            try:
+                await asyncio.to_thread(
+                    imagefiles.rootfs_archive, tarball, archive, full, message, changes
+                )
+            except ValueError as exc:
+                raise InvalidParameter(f"cannot import rootfs: {exc}") from exc
+            images = await self._import(archive)
+        finally:
+            archive.unlink(missing_ok=True)
+        return str(images[0].id)
+
+    async def history(self, name: str) -> list[dict[str, Any]]:
+        image = await self.resolve(name)
+        same = [i for i in await self.runtime.list_images() if i.id == image.id]
+        store = self._store()
+        manifest = json.loads(await store.read_blob(image.manifest_digest))
+        sizes = [int(layer["size"]) for layer in manifest.get("layers") or []]
+        return imagefiles.history(image, _tags(same), sizes)
 
     async def inspect(self, name: str) -> dict[str, Any]:
         image = await self.resolve(name)
@@ -142,6 +278,27 @@ class ImageManager:
             "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
         }
 
+    # Last in the class: below it, ``list`` would name this method.
+    async def list(
+        self, filters: dict[str, list[str]] | None = None
+    ) -> list[dict[str, Any]]:
+        filters = filters or {}
+        for key in filters:
+            if key not in _FILTERS:
+                raise InvalidParameter(
+                    f"invalid filter {key!r}: images filter on {', '.join(_FILTERS)}"
+                )
+        groups: dict[str, list[Any]] = {}
+        for image in await self.runtime.list_images():
+            groups.setdefault(image.id, []).append(image)
+        bounds = await self._time_bounds(filters)
+        found = []
+        for records in groups.values():
+            summary = self._summary(records)
+            if _matches(summary, filters, bounds):
+                found.append(summary)
+        return found
+
 
 def _tags(records: list[Any]) -> list[str]:
     return sorted(
@@ -152,7 +309,71 @@ def _tags(records: list[Any]) -> list[str]:
 def _digests(records: list[Any]) -> list[str]:
     digests = set()
     for record in records:
-        if record.name and record.manifest_digest:
+        digest = getattr(record, "target_digest", "") or record.manifest_digest
+        if record.name and digest:
             repo = reference.familiar(record.name).split("@")[0].rsplit(":", 1)[0]
-            digests.add(f"{repo}@{record.manifest_digest}")
+            digests.add(f"{repo}@{digest}")
     return sorted(digests)
+
+
+def _normalize(name: str) -> str:
+    try:
+        return reference.normalize(name)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc)) from exc
+
+
+def _login_domain(server: str) -> str:
+    """``https://index.docker.io/v1/`` and ``localhost:5000`` alike, as a domain."""
+    host = server.split("://", 1)[-1].split("/", 1)[0]
+    if host in ("", "index.docker.io", "registry-1.docker.io"):
+        return reference.DEFAULT_DOMAIN
+    return host
+
+
+@contextlib.contextmanager
+def _registry_errors() -> Iterator[None]:
+    """Translate the registry layer's and the layer check's errors for the API."""
+    try:
+        yield
+    except registry_errors.RegistryNotFound as exc:
+        raise NotFound(str(exc)) from exc
+    except registry_errors.RegistryAuthError as exc:
+        raise Unauthorized(str(exc)) from exc
+    except LayerEscape as exc:
+        raise InvalidParameter(str(exc)) from exc
+    except (registry_errors.RegistryError, ContainerdError) as exc:
+        raise PouchError(str(exc)) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # The registry's connection broke off mid-transfer.
+        raise PouchError(f"registry connection failed: {exc!r}") from exc
+
+
+def _matches(
+    summary: dict[str, Any],
+    filters: dict[str, list[str]],
+    bounds: tuple[float, float],
+) -> bool:
+    tags = summary["RepoTags"]
+    for value in filters.get("dangling", []):
+        want = value.lower() in ("1", "true")
+        if want != (not tags):
+            return False
+    patterns = filters.get("reference", [])
+    if patterns and not any(_ref_match(t, p) for t in tags for p in patterns):
+        return False
+    labels = summary.get("Labels") or {}
+    for wanted in filters.get("label", []):
+        key, eq, value = wanted.partition("=")
+        if key not in labels or (eq and labels[key] != value):
+            return False
+    since, before = bounds
+    return since < summary["Created"] < before or (
+        since == 0.0 and before == float("inf")
+    )
+
+
+def _ref_match(tag: str, pattern: str) -> bool:
+    """Docker matches the pattern against ``repo:tag`` and against ``repo``."""
+    repo = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+    return fnmatch.fnmatchcase(tag, pattern) or fnmatch.fnmatchcase(repo, pattern)

@@ -105,6 +105,8 @@ class Container:
     networks: list[EndpointInfo] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
     restart_count: int = 0
+    # Published ports while running: {"Proto", "HostIp", "HostPort", "Port"} each.
+    ports: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def running(self) -> bool:

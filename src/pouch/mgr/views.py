@@ -50,7 +50,7 @@ def list_entry(c: Container) -> dict[str, Any]:
         "ImageID": c.image_id,
         "Command": " ".join(args),
         "Created": int(parse_rfc3339(c.created)),
-        "Ports": [],
+        "Ports": _port_list(c),
         "Labels": c.request.Labels or {},
         "State": c.state.status.value,
         "Status": status_text(c),
@@ -66,7 +66,11 @@ def status_text(c: Container) -> str:
     if state.status == Status.RUNNING:
         return "Up " + _duration(time.time() - parse_rfc3339(state.started_at))
     if state.status == Status.PAUSED:
-        return "Up " + _duration(time.time() - parse_rfc3339(state.started_at)) + " (Paused)"  # noqa: E501
+        return (
+            "Up "
+            + _duration(time.time() - parse_rfc3339(state.started_at))
+            + " (Paused)"
+        )  # noqa: E501
     if state.status == Status.EXITED:
         ago = _duration(time.time() - parse_rfc3339(state.finished_at))
         return f"Exited ({state.exit_code}) {ago} ago"
@@ -143,10 +147,31 @@ def _network_settings(c: Container) -> dict[str, Any]:
     return {
         "Bridge": "",
         "SandboxID": c.id if c.running else "",
-        "Ports": {},
+        "Ports": _port_map(c),
         "IPAddress": primary.ip_address if primary else "",
         "IPPrefixLen": primary.prefix_len if primary else 0,
         "Gateway": primary.gateway if primary else "",
         "MacAddress": primary.mac_address if primary else "",
         "Networks": networks,
     }
+
+
+def _port_map(c: Container) -> dict[str, Any]:
+    """``{"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]}``; a port that is
+    exposed but not published maps to null, as Docker shows it."""
+    ports: dict[str, Any] = {}
+    for key in c.request.ExposedPorts or {}:
+        ports[key if "/" in key else f"{key}/tcp"] = None
+    for p in c.ports:
+        key = f"{p['Port']}/{p['Proto']}"
+        entry = {"HostIp": p["HostIp"], "HostPort": str(p["HostPort"])}
+        ports[key] = [*(ports.get(key) or []), entry]
+    return ports
+
+
+def _port_list(c: Container) -> list[dict[str, Any]]:
+    return [
+        {"IP": p["HostIp"], "PrivatePort": p["Port"], "PublicPort": p["HostPort"],
+         "Type": p["Proto"]}
+        for p in c.ports
+    ]  # fmt: skip

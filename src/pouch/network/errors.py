@@ -9,6 +9,7 @@ NetworkError                anything the network layer could not do
 ├── SubnetOverlap           a new subnet overlaps an existing network's
 ├── AddressInUse            the requested address is taken
 ├── PoolExhausted           no free address is left in a subnet
+├── PortInUse               a host port is already published or bound
 └── SandboxError            wiring a container's network namespace failed
 """
 
@@ -56,6 +57,10 @@ class PoolExhausted(NetworkError):
     def __init__(self, subnet: str) -> None:
         super().__init__(f"no free address left in subnet {subnet}")
         self.subnet = subnet
+
+
+class PortInUse(NetworkError):
+    pass
 
 
 class SandboxError(NetworkError):

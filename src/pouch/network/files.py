@@ -40,6 +40,17 @@ def container_resolv(host_text: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def embedded_resolv(host_text: str, nameserver: str) -> str:
+    """The embedded server as the only nameserver, keeping the host's search and
+    options lines, as Docker writes it for user-defined networks."""
+    kept = [
+        line
+        for line in host_text.splitlines()
+        if line.split()[:1] in (["search"], ["domain"], ["options"])
+    ]
+    return "\n".join([f"nameserver {nameserver}", *kept]) + "\n"
+
+
 def has_nameserver(resolv_text: str) -> bool:
     return any(line.split()[:1] == ["nameserver"] for line in resolv_text.splitlines())
 
@@ -57,11 +68,18 @@ def write_files(
     mode: Mode,
     address: str | None,
     host_resolv: Path = HOST_RESOLV,
+    nameserver: str | None = None,
 ) -> dict[str, Path]:
-    """Write the three files into ``directory``; return them by name."""
+    """Write the three files into ``directory``; return them by name.
+
+    ``nameserver`` is the embedded DNS server's address, for a container that
+    uses one; the others get the host's resolvers.
+    """
     host_text = host_resolv.read_text() if host_resolv.exists() else ""
     if mode == "host":
         resolv = host_text
+    elif nameserver is not None:
+        resolv = embedded_resolv(host_text, nameserver)
     else:
         resolv = container_resolv(host_text)
         if not has_nameserver(resolv):
@@ -74,6 +92,22 @@ def write_files(
         "hostname": hostname + "\n",
     }
     return {name: _write(directory / name, text) for name, text in files.items()}
+
+
+def rewrite_resolv(
+    path: Path, nameserver: str | None, host_resolv: Path = HOST_RESOLV
+) -> None:
+    """Rewrite a running container's resolv.conf in place when its networks
+    change: it is bind-mounted, so the same inode must get the new text (a rename
+    would leave the container reading the old file)."""
+    host_text = host_resolv.read_text() if host_resolv.exists() else ""
+    if nameserver is not None:
+        text = embedded_resolv(host_text, nameserver)
+    else:
+        text = container_resolv(host_text)
+    with open(path, "r+") as f:
+        f.write(text)
+        f.truncate()
 
 
 def _write(path: Path, text: str) -> Path:

@@ -66,6 +66,11 @@ def check_no_overlap(subnet: IPv4Network, others: Iterable[IPv4Network]) -> None
             raise SubnetOverlap(f"subnet {subnet} overlaps existing subnet {other}")
 
 
+def check_range(subnet: IPv4Network, ip_range: IPv4Network) -> None:
+    if not ip_range.subnet_of(subnet):
+        raise InvalidAddress(f"ip range {ip_range} is not within subnet {subnet}")
+
+
 def _reserved(subnet: IPv4Network) -> set[IPv4Address]:
     """Network and broadcast addresses; /31 and /32 have none (RFC 3021)."""
     if subnet.prefixlen >= 31:
@@ -83,9 +88,13 @@ class AddressPool:
         gateway: IPv4Address | None,
         in_use: Iterable[IPv4Address] = (),
         last: IPv4Address | None = None,
+        ip_range: IPv4Network | None = None,
     ) -> None:
         self.subnet = subnet
         self.last = last
+        # Addresses handed out without a request come from here; a requested one
+        # may lie anywhere in the subnet, as Docker allows.
+        self.range = ip_range or subnet
         self._taken = set(in_use) | _reserved(subnet)
         if gateway is not None:
             self._taken.add(gateway)
@@ -106,16 +115,18 @@ class AddressPool:
         self._taken.discard(address)
 
     def _next_free(self) -> IPv4Address:
-        first = int(self.subnet.network_address)
-        size = self.subnet.num_addresses
-        start = 0 if self.last is None else int(self.last) - first + 1
+        first = int(self.range.network_address)
+        size = self.range.num_addresses
+        start = 0
+        if self.last is not None and self.last in self.range:
+            start = int(self.last) - first + 1
 
         # One pass over the subnet, starting after the last address handed out.
         for step in range(size):
             candidate = IPv4Address(first + (start + step) % size)
             if candidate not in self._taken:
                 return candidate
-        raise PoolExhausted(str(self.subnet))
+        raise PoolExhausted(str(self.range))
 
 
 def mac_for(address: IPv4Address) -> str:

@@ -31,8 +31,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from ipaddress import IPv4Address, IPv4Interface
+from ipaddress import IPv4Address, IPv4Interface, IPv4Network
+from typing import TypeVar
 
 from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -42,6 +44,8 @@ from pouch.network.errors import NetworkError, SandboxError
 log = logging.getLogger("pouch.network")
 
 _CLONE_NEWNET = 0x40000000
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,12 @@ class Plug:
     ifname: str
     mac: str
     address: IPv4Interface
+    mtu: int | None = None
 
 
-async def ensure_bridge(name: str, address: IPv4Interface) -> None:
+async def ensure_bridge(
+    name: str, address: IPv4Interface, mtu: int | None = None
+) -> None:
     """Make the bridge if it is missing, give it the gateway address, bring it up."""
     async with AsyncIPRoute() as ipr:
         index = await _lookup(ipr, name)
@@ -73,6 +80,8 @@ async def ensure_bridge(name: str, address: IPv4Interface) -> None:
                 address=str(address.ip),
                 prefixlen=address.network.prefixlen,
             )
+        if mtu is not None:
+            await ipr.link("set", index=index, mtu=mtu)
         await ipr.link("set", index=index, state="up")
 
 
@@ -91,6 +100,17 @@ async def delete_link(name: str) -> bool:
     return True
 
 
+async def routed_networks() -> list[IPv4Network]:
+    """The IPv4 destinations the host routes to, to keep new subnets clear of."""
+    found = []
+    async with AsyncIPRoute() as ipr:
+        async for route in await ipr.route("dump", family=socket.AF_INET):
+            dst = route.get_attr("RTA_DST")
+            if dst and route["dst_len"] > 0:
+                found.append(IPv4Network(f"{dst}/{route['dst_len']}", strict=False))
+    return found
+
+
 async def link_exists(name: str) -> bool:
     async with AsyncIPRoute() as ipr:
         return await _lookup(ipr, name) is not None
@@ -101,13 +121,7 @@ async def wire(
 ) -> None:
     """Wire the namespace of ``pid``: one veth pair per plug, then the default route
     through ``gateway`` (interface name inside, gateway address) if given."""
-    try:
-        nsfd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-    except OSError as e:
-        raise SandboxError(
-            f"cannot open the network namespace of pid {pid}: {e}"
-        ) from e
-
+    nsfd = _open_netns(pid)
     made: list[str] = []
     try:
         await _make_pairs(nsfd, plugs, made)
@@ -126,8 +140,17 @@ async def _make_pairs(nsfd: int, plugs: list[Plug], made: list[str]) -> None:
     async with AsyncIPRoute() as ipr:
         for plug in plugs:
             bridge = await _require(ipr, plug.bridge)
-            peer = {"ifname": plug.ifname, "address": plug.mac, "net_ns_fd": nsfd}
-            await ipr.link("add", ifname=plug.host_veth, kind="veth", peer=peer)
+            peer: dict[str, object] = {
+                "ifname": plug.ifname,
+                "address": plug.mac,
+                "net_ns_fd": nsfd,
+            }
+            extra: dict[str, object] = {}
+            if plug.mtu is not None:
+                peer["mtu"] = extra["mtu"] = plug.mtu
+            await ipr.link(
+                "add", ifname=plug.host_veth, kind="veth", peer=peer, **extra
+            )
             made.append(plug.host_veth)
 
             host = await _require(ipr, plug.host_veth)
@@ -154,18 +177,69 @@ async def _configure_inside(
             await ns.link("set", index=index, state="up")
 
         if gateway is not None:
-            ifname, address = gateway
-            oif = await _require(ns, ifname)
-            await ns.route("add", dst="0.0.0.0/0", gateway=str(address), oif=oif)
+            await _replace_default_route(ns, gateway)
+
+
+async def _replace_default_route(
+    ns: AsyncIPRoute, gateway: tuple[str, IPv4Address] | None
+) -> None:
+    """Drop any IPv4 default route, then route through ``gateway`` if given."""
+    async for route in await ns.route("dump", family=socket.AF_INET):
+        if route["dst_len"] == 0 and route.get_attr("RTA_TABLE") == 254:
+            await ns.route("del", dst="0.0.0.0/0", oif=route.get_attr("RTA_OIF"))
+    if gateway is not None:
+        ifname, address = gateway
+        oif = await _require(ns, ifname)
+        await ns.route("add", dst="0.0.0.0/0", gateway=str(address), oif=oif)
+
+
+async def set_default_route(pid: int, gateway: tuple[str, IPv4Address] | None) -> None:
+    """Move the default route of the namespace of ``pid`` to ``gateway`` (none: no
+    default route), as a container's endpoints come and go."""
+    nsfd = _open_netns(pid)
+    try:
+        sock = await asyncio.to_thread(_netlink_socket_in, nsfd)
+        async with AsyncIPRoute(use_socket=sock) as ns:
+            await _replace_default_route(ns, gateway)
+    except NetlinkError as e:
+        raise SandboxError(f"setting the default route of pid {pid}: {e}") from e
+    finally:
+        os.close(nsfd)
+
+
+def _open_netns(pid: int) -> int:
+    try:
+        return os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+    except OSError as e:
+        raise SandboxError(
+            f"cannot open the network namespace of pid {pid}: {e}"
+        ) from e
 
 
 def _netlink_socket_in(nsfd: int) -> socket.socket:
-    """A NETLINK_ROUTE socket bound to the namespace ``nsfd``.
+    """A NETLINK_ROUTE socket bound to the namespace ``nsfd``."""
+    return socket_in(nsfd, lambda: socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM))
+
+
+def sockets_in_netns(
+    pid: int, make: Callable[[], list[socket.socket]]
+) -> list[socket.socket]:
+    """Sockets made by ``make`` inside the network namespace of ``pid``; they stay
+    in that namespace for their whole life (the embedded DNS server's)."""
+    nsfd = _open_netns(pid)
+    try:
+        return socket_in(nsfd, make)
+    finally:
+        os.close(nsfd)
+
+
+def socket_in(nsfd: int, make: Callable[[], T]) -> T:
+    """Whatever ``make`` returns, made inside the namespace ``nsfd``.
 
     Made on a thread of its own that enters the namespace and then ends, so no
     other thread, and in particular not the event loop's, changes namespace.
     """
-    result: list[socket.socket | BaseException] = []
+    result: list[T | BaseException] = []
 
     def enter_and_open() -> None:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -173,14 +247,18 @@ def _netlink_socket_in(nsfd: int) -> socket.socket:
             err = ctypes.get_errno()
             result.append(OSError(err, f"setns: {os.strerror(err)}"))
             return
-        result.append(socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, 0))
+        try:
+            result.append(make())
+        except BaseException as e:
+            result.append(e)
 
     thread = threading.Thread(target=enter_and_open, name="pouch-netns")
     thread.start()
     thread.join()
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    return result[0]
+    found = result[0]
+    if isinstance(found, BaseException):
+        raise found
+    return found
 
 
 async def _delete_quietly(name: str) -> None:

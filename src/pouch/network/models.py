@@ -7,6 +7,14 @@ from typing import Any
 # Generic endpoint parameters that carry a MAC address; the first is libnetwork's
 # name, the second the Engine API's field name.
 MAC_PARAM_KEYS = ("com.docker.network.endpoint.macaddress", "MacAddress")
+# Generic endpoint parameters that name the interface inside the container by a
+# prefix: "net" gives net0, net1, ... instead of eth0, eth1, ...
+IFNAME_PREFIX_KEYS = ("com.pouch.network.endpoint.ifname_prefix", "IfnamePrefix")
+DEFAULT_IFNAME_PREFIX = "eth"
+
+# Driver options of a bridge network, as the Engine API names them.
+BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+MTU_OPTION = "com.docker.network.driver.mtu"
 
 
 class NetworkDriver(enum.StrEnum):
@@ -31,6 +39,12 @@ class Network:
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     created: str = ""
+    ip_range: str | None = None
+
+    @property
+    def mtu(self) -> int | None:
+        value = self.options.get(MTU_OPTION)
+        return int(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -58,3 +72,28 @@ class Endpoint:
     ifname: str | None
     host_veth: str | None
     seq: int
+    # Whether its interface exists: set once the interface is made at join.
+    plugged: bool = False
+
+
+@dataclass(frozen=True)
+class PortRecord:
+    """One published port: a host address and port forwarded to a container's."""
+
+    container_id: str
+    proto: str
+    host_ip: str
+    host_port: int
+    container_ip: str
+    container_port: int
+    bridge: str
+
+
+@dataclass(frozen=True)
+class PortRequest:
+    """A port to publish, as ``-p`` gives it; ``host_port`` 0 picks a free one."""
+
+    proto: str
+    container_port: int
+    host_ip: str = ""
+    host_port: int = 0

@@ -18,6 +18,11 @@ log = logging.getLogger("pouch.network")
 
 NAT_CHAIN = "POUCH-POSTROUTING"
 FILTER_CHAIN = "POUCH-FORWARD"
+# Isolation between bridge networks, in two stages as Docker does it: the first
+# sends traffic that leaves a bridge for elsewhere to the second, which drops it if
+# that elsewhere is another of our bridges.
+ISOLATION_1 = "POUCH-ISOLATION-1"
+ISOLATION_2 = "POUCH-ISOLATION-2"
 
 # (table, our chain, built-in chain it hangs from)
 _CHAINS = (("nat", NAT_CHAIN, "POSTROUTING"), ("filter", FILTER_CHAIN, "FORWARD"))
@@ -78,15 +83,32 @@ async def chain_exists(table: str, chain: str) -> bool:
 async def ensure_chains() -> None:
     """Create our chains and the jumps into them."""
     for table, chain, parent in _CHAINS:
-        if not await chain_exists(table, chain):
-            await _must("-t", table, "-N", chain)
+        await _ensure_chain(table, chain)
         if (await iptables("-t", table, "-C", parent, "-j", chain))[0] != 0:
             # First in FORWARD, so a host's DROP rules do not shadow ours.
             await _must("-t", table, "-I", parent, "1", "-j", chain)
+    await _ensure_chain("filter", ISOLATION_2)
+    await _ensure_chain("filter", ISOLATION_1)
+    await ensure_rule("filter", FILTER_CHAIN, ["-j", ISOLATION_1], first=True)
+
+
+async def _ensure_chain(table: str, chain: str) -> None:
+    if not await chain_exists(table, chain):
+        code, _, err = await iptables("-t", table, "-N", chain)
+        # Another daemon on the host may have made it meanwhile.
+        if code != 0 and not await chain_exists(table, chain):
+            raise IptablesError(f"iptables -t {table} -N {chain} failed: {err}")
 
 
 async def remove_chains() -> None:
     """Remove our chains, their rules and the jumps into them."""
+    await delete_rule("filter", FILTER_CHAIN, ["-j", ISOLATION_1])
+    for chain in (ISOLATION_1, ISOLATION_2):
+        if await chain_exists("filter", chain):
+            await _must("-t", "filter", "-F", chain)
+    for chain in (ISOLATION_1, ISOLATION_2):
+        if await chain_exists("filter", chain):
+            await _must("-t", "filter", "-X", chain)
     for table, chain, parent in _CHAINS:
         await delete_rule(table, parent, ["-j", chain])
         if await chain_exists(table, chain):
@@ -102,17 +124,19 @@ def bridge_rules(
     An ordinary network masquerades its subnet out of any other interface and
     forwards freely; an internal one only talks across its own bridge.
     """
-    # TODO: isolate bridge networks from each other, as Docker's DOCKER-ISOLATION
-    # chains do, once user-defined networks are served by the API.
+    isolation = [
+        ("filter", ISOLATION_1, ["-i", bridge, "!", "-o", bridge, "-j", ISOLATION_2]),
+        ("filter", ISOLATION_2, ["-o", bridge, "-j", "DROP"]),
+    ]
     if internal:
-        return [
+        return isolation + [
             ("filter", FILTER_CHAIN, ["-i", bridge, "-o", bridge, "-j", "ACCEPT"]),
             ("filter", FILTER_CHAIN, ["-i", bridge, "!", "-o", bridge, "-j", "DROP"]),
             ("filter", FILTER_CHAIN, ["!", "-i", bridge, "-o", bridge, "-j", "DROP"]),
         ]
     masquerade = ["-s", subnet, "!", "-o", bridge, "-j", "MASQUERADE"]
     established = ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED"]
-    return [
+    return isolation + [
         ("nat", NAT_CHAIN, masquerade),
         ("filter", FILTER_CHAIN, ["-i", bridge, "-j", "ACCEPT"]),
         ("filter", FILTER_CHAIN, ["-o", bridge, *established, "-j", "ACCEPT"]),
@@ -137,7 +161,8 @@ async def remove_bridge_rules(bridge: str, subnet: str, internal: bool) -> None:
 async def list_rules() -> list[str]:
     """Our chains' rules in ``iptables -S`` form, for people and for leak checks."""
     rules: list[str] = []
-    for table, chain, _ in _CHAINS:
+    chains = [*_CHAINS, ("filter", ISOLATION_1, ""), ("filter", ISOLATION_2, "")]
+    for table, chain, _ in chains:
         code, out, _ = await iptables("-t", table, "-S", chain)
         if code == 0:
             rules += [f"-t {table} {r}" for r in out.splitlines() if r.startswith("-A")]

@@ -18,8 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from pouch.network import ipam
-from pouch.network.errors import EndpointExists, NetworkExists, NetworkNotFound
-from pouch.network.models import Endpoint, Network, NetworkDriver
+from pouch.network.errors import (
+    EndpointExists,
+    NetworkExists,
+    NetworkNotFound,
+    PortInUse,
+)
+from pouch.network.models import Endpoint, Network, NetworkDriver, PortRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS net_networks (
@@ -52,6 +57,16 @@ CREATE TABLE IF NOT EXISTS net_endpoints (
     UNIQUE (container_id, network_id)
 );
 CREATE INDEX IF NOT EXISTS net_endpoints_container ON net_endpoints(container_id);
+CREATE TABLE IF NOT EXISTS net_ports (
+    container_id   TEXT NOT NULL,
+    proto          TEXT NOT NULL,
+    host_ip        TEXT NOT NULL,
+    host_port      INTEGER NOT NULL,
+    container_ip   TEXT NOT NULL,
+    container_port INTEGER NOT NULL,
+    bridge         TEXT NOT NULL,
+    PRIMARY KEY (proto, host_ip, host_port)
+);
 CREATE TABLE IF NOT EXISTS net_allocations (
     network_id  TEXT NOT NULL REFERENCES net_networks(id),
     address     TEXT NOT NULL,
@@ -60,10 +75,17 @@ CREATE TABLE IF NOT EXISTS net_allocations (
 );
 """
 
+# Columns added after the first schema, with their declarations; ``_migrate`` adds
+# the ones an older database lacks.
+_ADDED_COLUMNS = (
+    ("net_networks", "ip_range", "TEXT"),
+    ("net_endpoints", "ifname", "TEXT"),
+)
+
 _ENDPOINT_COLUMNS = (
     "e.id, e.network_id, n.name, e.container_id, e.ip, e.prefix_len, e.gateway, "
     "e.mac, e.priority, e.disable_resolver, e.generic_params, e.aliases, "
-    "e.host_veth, e.seq"
+    "e.host_veth, e.seq, e.ifname"
 )
 
 
@@ -91,6 +113,17 @@ class NetworkState:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {
+                row[1] for row in self._db.execute(f"PRAGMA table_info({table})")
+            }
+            if column not in present:
+                self._db.execute(
+                    f"ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+                )
 
     def close(self) -> None:
         self._db.close()
@@ -112,8 +145,8 @@ class NetworkState:
             with self._transaction() as db:
                 db.execute(
                     "INSERT INTO net_networks (id, name, driver, bridge, subnet, "
-                    "gateway, internal, labels, options, created) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "gateway, internal, labels, options, created, ip_range) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         network.id,
                         network.name,
@@ -125,6 +158,7 @@ class NetworkState:
                         json.dumps(network.labels),
                         json.dumps(network.options),
                         network.created or _now(),
+                        network.ip_range,
                     ),
                 )
         except sqlite3.IntegrityError as e:
@@ -137,7 +171,7 @@ class NetworkState:
     def networks(self) -> list[Network]:
         rows = self._db.execute(
             "SELECT id, name, driver, bridge, subnet, gateway, internal, labels, "
-            "options, created FROM net_networks ORDER BY created, name"
+            "options, created, ip_range FROM net_networks ORDER BY created, name"
         ).fetchall()
         return [_network(row) for row in rows]
 
@@ -223,7 +257,11 @@ class NetworkState:
             "SELECT last_address FROM net_networks WHERE id = ?", (network.id,)
         ).fetchone()[0]
         pool = ipam.AddressPool(
-            subnet, gateway, in_use, None if last is None else IPv4Address(last)
+            subnet,
+            gateway,
+            in_use,
+            None if last is None else IPv4Address(last),
+            None if network.ip_range is None else ipam.parse_subnet(network.ip_range),
         )
         address = pool.request(ip)
         db.execute(
@@ -231,6 +269,25 @@ class NetworkState:
             (str(address), network.id),
         )
         return address, subnet.prefixlen
+
+    def set_ifnames(self, names: dict[str, str]) -> None:
+        """Record the interface name each endpoint got inside its container."""
+        with self._transaction() as db:
+            for endpoint_id, ifname in names.items():
+                db.execute(
+                    "UPDATE net_endpoints SET ifname = ? WHERE id = ?",
+                    (ifname, endpoint_id),
+                )
+
+    def remove_endpoint(self, endpoint_id: str) -> None:
+        with self._transaction() as db:
+            db.execute(
+                "DELETE FROM net_allocations WHERE endpoint_id = ?", (endpoint_id,)
+            )
+            db.execute("DELETE FROM net_endpoints WHERE id = ?", (endpoint_id,))
+
+    def all_endpoints(self) -> list[Endpoint]:
+        return self._select_endpoints(self._db, "1 = ?", (1,))
 
     def remove_endpoints(self, container_id: str) -> list[Endpoint]:
         """Delete a container's endpoints and free their addresses."""
@@ -258,8 +315,50 @@ class NetworkState:
         )
         return {row[0] for row in rows}
 
+    # Published ports.
+
+    def add_ports(self, ports: list[PortRecord]) -> None:
+        """Record a container's published ports; a host port taken by another
+        container's row is refused, whoever asks."""
+        try:
+            with self._transaction() as db:
+                for p in ports:
+                    db.execute(
+                        "INSERT INTO net_ports (container_id, proto, host_ip, "
+                        "host_port, container_ip, container_port, bridge) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            p.container_id,
+                            p.proto,
+                            p.host_ip,
+                            p.host_port,
+                            p.container_ip,
+                            p.container_port,
+                            p.bridge,
+                        ),
+                    )
+        except sqlite3.IntegrityError as e:
+            raise PortInUse(f"a host port of {ports} is already published") from e
+
+    def ports(self, container_id: str | None = None) -> list[PortRecord]:
+        query = (
+            "SELECT container_id, proto, host_ip, host_port, container_ip, "
+            "container_port, bridge FROM net_ports"
+        )
+        if container_id is None:
+            rows = self._db.execute(query).fetchall()
+        else:
+            rows = self._db.execute(
+                query + " WHERE container_id = ?", (container_id,)
+            ).fetchall()
+        return [PortRecord(*row) for row in rows]
+
+    def remove_ports(self, container_id: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM net_ports WHERE container_id = ?", (container_id,))
+
     def _select_endpoints(
-        self, db: sqlite3.Connection, where: str, args: tuple[str, ...]
+        self, db: sqlite3.Connection, where: str, args: tuple[object, ...]
     ) -> list[Endpoint]:
         rows = db.execute(
             f"SELECT {_ENDPOINT_COLUMNS} FROM net_endpoints e "
@@ -285,12 +384,13 @@ def _network(row: tuple[Any, ...]) -> Network:
         labels=json.loads(row[7]),
         options=json.loads(row[8]),
         created=row[9],
+        ip_range=row[10],
     )
 
 
 def _endpoint(row: tuple[Any, ...]) -> Endpoint:
-    # The interface name depends on the container's other endpoints; the
-    # controller fills it in (see ``controller.name_interfaces``).
+    # The interface name is chosen at join, by the order of the container's
+    # endpoints (see ``controller.name_interfaces``), and recorded then.
     return Endpoint(
         id=row[0],
         network_id=row[1],
@@ -304,7 +404,8 @@ def _endpoint(row: tuple[Any, ...]) -> Endpoint:
         disable_resolver=bool(row[9]),
         generic_params=json.loads(row[10]),
         aliases=json.loads(row[11]),
-        ifname=None,
+        ifname=row[14],
         host_veth=row[12],
         seq=row[13],
+        plugged=row[14] is not None,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pouch.hookplugins.ordering import Hook
+from pouch.hookplugins.ordering import Hook, by_stage
 from pouch.oci import defaults
 from pouch.oci.users import resolve_user
 from pouch.types import ContainerConfig, HostSettings
@@ -32,8 +32,12 @@ class SpecInput:
     host_config: HostSettings
     image_config: dict[str, Any]
     hostname: str
+    # Hooks of every stage, in run order (the name predates the other stages).
     prestart_hooks: list[Hook] = field(default_factory=list)
     host_network: bool = False
+    # The network namespace to join (``/proc/<pid>/ns/net``), for a container
+    # that shares another's; empty for a namespace of its own.
+    netns_path: str = ""
     # Files the daemon made for the container, by their path inside it.
     files: dict[str, Path] = field(default_factory=dict)
     # Where the rootfs's files can be read (upper layer first), for /etc/passwd.
@@ -42,13 +46,22 @@ class SpecInput:
 
 
 def build_spec(inp: SpecInput) -> dict[str, Any]:
+    from pouch.oci import hostopts
+
+    try:
+        return hostopts.apply(_base_spec(inp), inp.host_config)
+    except hostopts.HostOptionError as exc:
+        raise SpecError(str(exc)) from exc
+
+
+def _base_spec(inp: SpecInput) -> dict[str, Any]:
     return {
         "ociVersion": OCI_VERSION,
         "process": process_section(inp),
         "root": {"path": "rootfs", "readonly": inp.host_config.ReadonlyRootfs},
         "hostname": inp.hostname,
         "mounts": mounts_section(inp),
-        "hooks": {"prestart": [hook.to_oci() for hook in inp.prestart_hooks]},
+        "hooks": by_stage(inp.prestart_hooks),
         "annotations": dict(inp.config.Labels or {}),
         "linux": linux_section(inp),
     }
@@ -185,7 +198,10 @@ def namespaces(inp: SpecInput) -> list[dict[str, str]]:
     kinds = ["pid", "ipc", "uts", "mount"]
     if not inp.host_network:
         kinds.append("network")
-    return [{"type": kind} for kind in kinds]
+    found = [{"type": kind} for kind in kinds]
+    if inp.netns_path and not inp.host_network:
+        found[-1]["path"] = inp.netns_path
+    return found
 
 
 def resources(host: HostSettings) -> dict[str, Any]:

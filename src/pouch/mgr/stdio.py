@@ -1,0 +1,53 @@
+"""Stdio for containers with an open stdin and no terminal.
+
+The shim wires a task's stdin only when its stdout and stderr are FIFOs (or files):
+with the ``binary://`` log program it leaves stdin unconnected. Such containers get
+FIFOs for all three, and the same log program, started here rather than by the
+shim, reads stdout and stderr from the FIFOs into the json-file log. It runs in its
+own session, so it outlives this daemon as the shim's would, and the log stays the
+one sink that logs and attach read.
+
+Opening a FIFO blocks until its other end is opened; the program's shell opens the
+read ends while the shim, inside Tasks.Create, opens the write ends, so the two meet
+without either side holding an end open early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from pathlib import Path
+
+_pending: set[asyncio.Task[int]] = set()
+
+# $0 is the pouchd executable; $1 the log; $2 and $3 the FIFOs. The descriptors are
+# those the log program reads (see pouch.ctrd.logwriter); fd 5 stands in for the
+# shim's "ready" pipe, which the program closes: left unset, the number would be
+# reused by the program's own files and closed under it.
+_SCRIPT = 'exec "$0" json-file "$1" 3<"$2" 4<"$3" 5>/dev/null'
+
+
+async def start_fifo_logger(
+    pouchd: str, directory: Path, log_path: str
+) -> tuple[str, str]:  # noqa: E501
+    """Makes the stdout and stderr FIFOs, starts their reader; their paths."""
+    fifos = []
+    for name in ("stdout", "stderr"):
+        path = directory / name
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.mkfifo(path, 0o600)
+        fifos.append(str(path))
+    proc = await asyncio.create_subprocess_exec(
+        "/bin/sh", "-c", _SCRIPT, os.path.abspath(pouchd), log_path, *fifos,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    # Reap it when it ends, while this daemon runs; after that, init does.
+    task = asyncio.create_task(proc.wait())
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
+    return fifos[0], fifos[1]

@@ -1,0 +1,201 @@
+"""Spec fields for the create options beyond the basics: ulimits, /dev/shm's size,
+tmpfs mounts, no-new-privileges, devices, CPU sets and shares by ``NanoCpus``,
+the OOM killer switch, extra groups and ``--init``.
+
+Each is applied to the spec that ``build_spec`` made, one small function per
+option, so that the base sections stay as they were.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+from typing import Any
+
+from pouch.types import HostSettings
+
+_CPU_PERIOD = 100_000
+_INIT_BINARIES = ("docker-init", "tini", "catatonit")
+_ULIMIT_NAMES = {
+    "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
+    "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as",
+}  # fmt: skip
+_CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+
+
+class HostOptionError(ValueError):
+    """A create option that cannot be honoured; the message names it."""
+
+
+def check(host: HostSettings) -> None:
+    """The same rules at create time, against an empty spec, so a bad option is
+    refused before the container exists."""
+    skeleton: dict[str, Any] = {
+        "process": {"args": [], "user": {"additionalGids": []}},
+        "mounts": [],
+        "linux": {"resources": {"devices": []}},
+    }
+    apply(skeleton, host)
+
+
+def apply(spec: dict[str, Any], host: HostSettings) -> dict[str, Any]:
+    _ulimits(spec, host)
+    _shm_size(spec, host)
+    _tmpfs(spec, host)
+    _security_opts(spec, host)
+    _devices(spec, host)
+    _cpus(spec, host)
+    _memory_flags(spec, host)
+    _group_add(spec, host)
+    _init(spec, host)
+    return spec
+
+
+def _ulimits(spec: dict[str, Any], host: HostSettings) -> None:
+    rlimits = []
+    for item in host.Ulimits or []:
+        name = str(item.get("Name", ""))
+        if name not in _ULIMIT_NAMES:
+            raise HostOptionError(f"invalid ulimit {name!r}: unknown resource")
+        soft, hard = item.get("Soft", 0), item.get("Hard", 0)
+        if not isinstance(soft, int) or not isinstance(hard, int) or soft > hard:
+            raise HostOptionError(
+                f"invalid ulimit {name}: soft limit {soft} must be an integer no "
+                f"larger than the hard limit {hard}"
+            )
+        rlimits.append({"type": f"RLIMIT_{name.upper()}", "soft": soft, "hard": hard})
+    if rlimits:
+        spec["process"]["rlimits"] = rlimits
+
+
+def _shm_size(spec: dict[str, Any], host: HostSettings) -> None:
+    if not host.ShmSize:
+        return
+    if host.ShmSize < 0:
+        raise HostOptionError(f"invalid ShmSize {host.ShmSize}: must not be negative")
+    for mount in spec["mounts"]:
+        if mount["destination"] == "/dev/shm":
+            options = [o for o in mount["options"] if not o.startswith("size=")]
+            mount["options"] = options + [f"size={host.ShmSize}"]
+
+
+def _tmpfs(spec: dict[str, Any], host: HostSettings) -> None:
+    for dest, options in (host.Tmpfs or {}).items():
+        if not dest.startswith("/"):
+            raise HostOptionError(f"invalid tmpfs {dest!r}: the path must be absolute")
+        opts = ["nosuid", "nodev", "noexec"]
+        opts += [o for o in str(options or "").split(",") if o]
+        spec["mounts"] = [m for m in spec["mounts"] if m["destination"] != dest]
+        spec["mounts"].append(
+            {"destination": dest, "type": "tmpfs", "source": "tmpfs", "options": opts}
+        )
+
+
+def _security_opts(spec: dict[str, Any], host: HostSettings) -> None:
+    for opt in host.SecurityOpt or []:
+        key, _, value = opt.replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges" and value in ("", "true"):
+            spec["process"]["noNewPrivileges"] = True
+        elif key == "no-new-privileges" and value == "false":
+            spec["process"]["noNewPrivileges"] = False
+        elif key in ("seccomp", "apparmor") and value == "unconfined":
+            continue  # neither is applied here, so unconfined is what runs
+        else:
+            raise HostOptionError(
+                f"invalid --security-opt {opt!r}: only no-new-privileges and "
+                "seccomp/apparmor=unconfined are supported"
+            )
+
+
+def _devices(spec: dict[str, Any], host: HostSettings) -> None:
+    for item in host.Devices or []:
+        path = str(item.get("PathOnHost", ""))
+        inside = str(item.get("PathInContainer") or path)
+        perms = str(item.get("CgroupPermissions") or "rwm")
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError) as exc:
+            raise HostOptionError(
+                f"error gathering device information while adding custom device "
+                f'"{path}": no such file or directory'
+            ) from exc
+        if not (stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)):
+            raise HostOptionError(f"invalid device {path!r}: not a device")
+        kind = "c" if stat.S_ISCHR(info.st_mode) else "b"
+        major, minor = os.major(info.st_rdev), os.minor(info.st_rdev)
+        linux = spec["linux"]
+        linux.setdefault("devices", []).append({
+            "path": inside, "type": kind, "major": major, "minor": minor,
+            "fileMode": stat.S_IMODE(info.st_mode), "uid": 0, "gid": 0,
+        })  # fmt: skip
+        linux["resources"]["devices"].append({
+            "allow": True, "type": kind, "major": major, "minor": minor,
+            "access": perms,
+        })  # fmt: skip
+
+
+def _cpus(spec: dict[str, Any], host: HostSettings) -> None:
+    cpu = spec["linux"]["resources"].setdefault("cpu", {})
+    if host.NanoCpus:
+        if host.CpuQuota or host.CpuPeriod:
+            raise HostOptionError(
+                "Conflicting options: Nano CPUs and CPU Period cannot both be set"
+            )
+        ncpu = os.cpu_count() or 1
+        if host.NanoCpus < 0 or host.NanoCpus > ncpu * 1_000_000_000:
+            raise HostOptionError(
+                f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} "
+                "CPUs available"
+            )
+        cpu["period"] = _CPU_PERIOD
+        cpu["quota"] = host.NanoCpus * _CPU_PERIOD // 1_000_000_000
+    for field, key in (("CpusetCpus", "cpus"), ("CpusetMems", "mems")):
+        value = getattr(host, field)
+        if value:
+            if not _CPUSET.match(value):
+                raise HostOptionError(f"invalid {field} {value!r}: expected e.g. 0-2,4")
+            cpu[key] = value
+    if not cpu:
+        del spec["linux"]["resources"]["cpu"]
+
+
+def _memory_flags(spec: dict[str, Any], host: HostSettings) -> None:
+    if host.MemorySwap and host.MemorySwap != -1 and host.MemorySwap < host.Memory:
+        raise HostOptionError(
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        )
+    if host.MemorySwap and not host.Memory:
+        raise HostOptionError(
+            "You should always set the Memory limit when using Memoryswap limit"
+        )
+    if host.OomKillDisable:
+        spec["linux"]["resources"].setdefault("memory", {})["disableOOMKiller"] = True
+
+
+def _group_add(spec: dict[str, Any], host: HostSettings) -> None:
+    extra = spec["process"]["user"].setdefault("additionalGids", [])
+    for group in host.GroupAdd or []:
+        if not str(group).isdigit():
+            raise HostOptionError(
+                f"invalid group {group!r}: give a numeric group id"
+            )  # TODO(#5): resolve names through the image's /etc/group
+        if int(group) not in extra:
+            extra.append(int(group))
+
+
+def _init(spec: dict[str, Any], host: HostSettings) -> None:
+    if not host.Init:
+        return
+    binary = next((p for p in map(shutil.which, _INIT_BINARIES) if p), None)
+    if binary is None:
+        raise HostOptionError(
+            "--init needs an init binary on the host (docker-init, tini or "
+            "catatonit in PATH)"
+        )
+    spec["mounts"].append({
+        "destination": "/sbin/docker-init", "type": "bind", "source": binary,
+        "options": ["rbind", "ro"],
+    })  # fmt: skip
+    spec["process"]["args"] = ["/sbin/docker-init", "--", *spec["process"]["args"]]

@@ -1,0 +1,89 @@
+"""Finding plugin processes: sockets, spec files, the handshake and its errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pouch.hookplugins import PluginLoadError
+from pouch.hookplugins.assemble import PluginConfig, assemble
+from pouch.hookplugins.remote import discover, read_spec_file
+from tests.support.daemon import ROOT
+
+SOURCE = ROOT / "tests" / "support" / "fault_plugin.py"
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Path]:
+    """A plugin process on a socket outside the discovery directories."""
+    shutil.copy(SOURCE, tmp_path / "fault_plugin.py")
+    sock = tmp_path / "served.sock"
+    proc = subprocess.Popen([sys.executable, str(tmp_path / "fault_plugin.py"),
+                             str(sock)])  # fmt: skip
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    yield sock
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_sockets_then_spec_files_by_name(tmp_path: Path) -> None:
+    sockets, specs = tmp_path / "run", tmp_path / "etc"
+    sockets.mkdir()
+    specs.mkdir()
+    (sockets / "b.sock").touch()
+    (sockets / "a.sock").touch()
+    (sockets / "notes.txt").touch()
+    (specs / "z.spec").write_text("unix:///run/z.sock\n")
+    (specs / "y.json").write_text(json.dumps({"Addr": "unix:///run/y.sock",
+                                              "timeout": 2}))  # fmt: skip
+    found = discover(sockets, specs)
+    assert [s.path for s in found] == [
+        str(sockets / "a.sock"), str(sockets / "b.sock"), "unix:///run/y.sock",
+        "unix:///run/z.sock"]  # fmt: skip
+    assert found[2].timeout_for("pre_start") == 2.0
+    assert discover(tmp_path / "none", None) == []
+
+
+def test_a_bad_spec_file_names_itself(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"Address": "x"}')
+    with pytest.raises(PluginLoadError, match="bad.json: must be a JSON object with"):
+        read_spec_file(bad)
+
+
+def test_a_spec_file_leads_to_a_live_plugin(tmp_path: Path, served: Path) -> None:
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "faulty.spec").write_text(f"unix://{served}")
+
+    async def main() -> None:
+        made = await assemble(PluginConfig(spec_dir=specs))
+        [plugin] = made.plugins
+        assert (plugin.kind, plugin.name) == ("process", f"unix://{served}")
+        assert "pre_create" in plugin.points
+        await plugin.close()
+
+    asyncio.run(main())
+
+
+def test_a_socket_nobody_serves_is_a_load_error(tmp_path: Path) -> None:
+    sockets = tmp_path / "run"
+    sockets.mkdir()
+    (sockets / "dead.sock").touch()
+
+    async def main() -> None:
+        with pytest.raises(PluginLoadError, match="dead.sock: activation at .* failed"):
+            await assemble(PluginConfig(socket_dir=sockets))
+
+    asyncio.run(main())

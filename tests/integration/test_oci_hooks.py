@@ -1,0 +1,134 @@
+"""OCI hooks beyond prestart on a real daemon: hook files with conditions, every
+stage, poststop exactly once per stop, and a hook's own environment."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+from pathlib import Path
+
+from tests.support.daemon import Pouchd
+
+# A hook that appends the container id from its state (stdin) to a record file.
+RECORD_SCRIPT = (
+    '/bin/sed -n "s/.*\\"id\\":\\"\\([0-9a-f]*\\)\\".*/\\1/p" >> {record}; '
+    "echo >> {record}"
+)
+
+
+def recorder(record: Path) -> list[str]:
+    return ["sh", "-c", RECORD_SCRIPT.format(record=record)]
+
+
+def ids_in(record: Path) -> list[str]:
+    return record.read_text().split() if record.exists() else []
+
+
+def test_a_hook_file_applies_to_matching_containers_only(
+    fresh_daemon, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    record = tmp_path / "gpu.txt"
+    d: Pouchd = fresh_daemon()
+    d.hooks_dir.mkdir(parents=True)
+    (d.hooks_dir / "50-gpu.json").write_text(json.dumps({
+        "version": "1.0.0",
+        "hook": {"path": "/bin/sh", "args": recorder(record)},
+        "when": {"annotations": {"^com\\.example\\.gpu$": "^yes$"}},
+        "stages": ["prestart"],
+        "annotations": {"io.pouch.hook.priority": "5"},
+    }))  # fmt: skip
+    d.start()
+    d.load_busybox()
+    gpu = d.run(["sleep", "300"], Labels={"com.example.gpu": "yes"})
+    plain = d.run(["sleep", "300"], Labels={"com.example.gpu": "no"})
+    assert ids_in(record) == [gpu]
+    # Priority 5 places it before the network hook.
+    prestart = d.config_json(gpu)["hooks"]["prestart"]
+    assert prestart[0]["path"] == "/bin/sh"
+    assert prestart[1]["args"][1] == "libnetwork-setkey"
+    assert len(d.config_json(plain)["hooks"]["prestart"]) == 1
+    for cid in (gpu, plain):
+        d.api("DELETE", f"/containers/{cid}", force=1)
+
+
+STAGE_PLUGIN = """
+    SCRIPT = {script!r}
+    BASE = {base!r}
+    ENV_RECORD = {env_record!r}
+    # The environment the hook was started with (a shell adds PWD to its own).
+    ENVIRON = "/usr/bin/tr '\\\\0' '\\\\n' < /proc/$$/environ > "
+
+    def record(stage):
+        script = SCRIPT.format(record=BASE + "." + stage)
+        return {{"path": "/bin/sh", "args": ["sh", "-c", script], "stage": stage}}
+
+    class ContainerPlugin:
+        def pre_start(self, container):
+            hooks = [
+                record("poststop"),
+                record("poststart"),
+                record("createRuntime"),
+                {{"path": "/bin/sh", "args": ["sh", "-c", ENVIRON + ENV_RECORD],
+                  "env": ["A=1"]}},
+                {{"path": "/bin/sh",
+                  "args": ["sh", "-c", ENVIRON + ENV_RECORD + ".none"]}},
+            ]
+            return [0] * len(hooks), hooks
+"""
+
+
+def started_plugin_daemon(fresh_daemon, tmp_path: Path) -> tuple[Pouchd, Path]:  # type: ignore[no-untyped-def]  # noqa: E501
+    base = tmp_path / "stage"
+    source = STAGE_PLUGIN.format(
+        script=RECORD_SCRIPT, base=str(base), env_record=str(tmp_path / "env")
+    )
+    plugin = tmp_path / "stages.py"
+    plugin.write_text(textwrap.dedent(source))
+    d: Pouchd = fresh_daemon(plugins=[str(plugin)]).start()
+    d.load_busybox()
+    return d, base
+
+
+def wait_exited(d: Pouchd, cid: str) -> None:
+    deadline = time.monotonic() + 20
+    while d.inspect(cid)["State"]["Running"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_hooks_of_every_stage_and_poststop_once_per_stop(
+    fresh_daemon, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    d, base = started_plugin_daemon(fresh_daemon, tmp_path)
+    poststop = Path(f"{base}.poststop")
+    stopped = d.run(["sleep", "300"])
+    hooks = d.config_json(stopped)["hooks"]
+    assert sorted(hooks) == ["createRuntime", "poststart", "poststop", "prestart"]
+    assert ids_in(Path(f"{base}.createRuntime")) == [stopped]
+    assert ids_in(Path(f"{base}.poststart")) == [stopped]
+    assert ids_in(poststop) == []
+
+    d.api("POST", f"/containers/{stopped}/stop", t=1)
+    killed = d.run(["sleep", "300"])
+    d.api("POST", f"/containers/{killed}/kill")
+    wait_exited(d, killed)
+    removed = d.run(["sleep", "300"])
+    d.api("DELETE", f"/containers/{removed}", force=1)
+    exited = d.run(["true"])
+    assert d.wait(exited) == 0
+    wait_exited(d, exited)
+
+    for cid in (stopped, killed, exited):
+        d.api("DELETE", f"/containers/{cid}")
+    assert sorted(ids_in(poststop)) == sorted([stopped, killed, removed, exited])
+
+
+def test_a_hook_sees_exactly_the_environment_it_was_given(
+    fresh_daemon, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    d, _ = started_plugin_daemon(fresh_daemon, tmp_path)
+    cid = d.run(["sleep", "300"])
+    assert (tmp_path / "env").read_text().split() == ["A=1"]
+    assert (tmp_path / "env.none").read_text() == ""  # no env given: an empty one
+    d.api("DELETE", f"/containers/{cid}", force=1)

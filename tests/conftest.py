@@ -91,7 +91,21 @@ def leftovers(pouchd: Pouchd) -> list[str]:
     rootfs mounts in its home."""
     found = [f"interface {name}" for name in links_on(pouchd.bridge)]
     found += [f"mount {point}" for point in overlay_mounts(pouchd.home)]
+    found += [f"rule {rule}" for rule in port_rules(pouchd.bridge)]
     return found
+
+
+def port_rules(bridge: str) -> list[str]:
+    """DNAT and forwarding rules of published ports on this bridge: they must go
+    when their containers stop."""
+    rules = []
+    for table in ("nat", "filter"):
+        listing = subprocess.run(["iptables", "-w", "-t", table, "-S"],
+                                 capture_output=True, text=True).stdout  # fmt: skip
+        rules += [
+            r for r in listing.splitlines() if bridge in r.split() and "DNAT" in r
+        ]
+    return rules
 
 
 @pytest.fixture(scope="module", autouse=True)

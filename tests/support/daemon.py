@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,15 +23,19 @@ BUSYBOX_TAR = ROOT / "build" / "images" / "busybox.tar"
 _bridges = itertools.count(1)
 
 
-def remove_bridge(bridge: str, bip: str) -> None:
-    import asyncio
-    import ipaddress
-
-    from pouch.network import nat
-
-    subnet = str(ipaddress.ip_interface(bip).network)
+def remove_bridge(bridge: str) -> None:
+    """Deletes a test daemon's bridge and every iptables rule that names it, in
+    whichever chain the network layer put it."""
     subprocess.run(["ip", "link", "del", bridge], capture_output=True)
-    asyncio.run(nat.remove_bridge_rules(bridge, subnet, False))
+    for table in ("nat", "filter"):
+        listing = subprocess.run(
+            ["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True
+        ).stdout
+        for rule in listing.splitlines():
+            words = rule.split()
+            if words[:1] == ["-A"] and bridge in words:
+                delete = ["iptables", "-w", "-t", table, "-D", *words[1:]]
+                subprocess.run(delete, capture_output=True)
 
 
 class Pouchd:
@@ -51,7 +56,7 @@ class Pouchd:
         self.host = f"unix://{self.socket}"
         self.log_path = home / "pouchd.log"
         self.plugins = plugins or []
-        self.bridge = bridge or f"pd{os.getpid() % 1000}x{n}"[:15]
+        self.bridge = bridge or f"pd{secrets.token_hex(2)}x{n}"
         self.bip = bip or f"10.{200 + n % 50}.{os.getpid() % 250}.1/24"
         self.extra_args = extra_args or []
         self.proc: subprocess.Popen[bytes] | None = None
@@ -124,7 +129,7 @@ class Pouchd:
     def remove_bridge(self) -> None:
         """The default bridge and its NAT rules outlive a daemon, as docker0 does;
         a test daemon's are removed after it."""
-        remove_bridge(self.bridge, self.bip)
+        remove_bridge(self.bridge)
 
     def log(self) -> str:
         return (

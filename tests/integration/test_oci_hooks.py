@@ -104,7 +104,8 @@ def test_hooks_of_every_stage_and_poststop_once_per_stop(
     poststop = Path(f"{base}.poststop")
     stopped = d.run(["sleep", "300"])
     hooks = d.config_json(stopped)["hooks"]
-    assert sorted(hooks) == ["createRuntime", "poststart", "poststop", "prestart"]
+    # poststop hooks are run by the daemon at the final exit, not by runc.
+    assert sorted(hooks) == ["createRuntime", "poststart", "prestart"]
     assert ids_in(Path(f"{base}.createRuntime")) == [stopped]
     assert ids_in(Path(f"{base}.poststart")) == [stopped]
     assert ids_in(poststop) == []
@@ -122,6 +123,24 @@ def test_hooks_of_every_stage_and_poststop_once_per_stop(
     for cid in (stopped, killed, exited):
         d.api("DELETE", f"/containers/{cid}")
     assert sorted(ids_in(poststop)) == sorted([stopped, killed, removed, exited])
+
+
+def test_poststop_does_not_run_on_a_restart_policy_restart(
+    fresh_daemon, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    d, base = started_plugin_daemon(fresh_daemon, tmp_path)
+    starts, poststop = Path(f"{base}.createRuntime"), Path(f"{base}.poststop")
+    policy = {"Name": "on-failure", "MaximumRetryCount": 2}
+    cid = d.run(["sh", "-c", "exit 3"], HostConfig={"RestartPolicy": policy})
+    deadline = time.monotonic() + 30
+    while len(ids_in(starts)) < 3 or d.inspect(cid)["State"]["Status"] != "exited":
+        assert time.monotonic() < deadline, "the policy did not restart it twice"
+        time.sleep(0.1)
+    time.sleep(0.5)  # the final exit's hooks run right after it is recorded
+    assert ids_in(starts) == [cid] * 3  # the first start and two restarts
+    assert ids_in(poststop) == [cid]  # once, at the final exit
+    d.api("DELETE", f"/containers/{cid}")
+    assert ids_in(poststop) == [cid]
 
 
 def test_a_hook_sees_exactly_the_environment_it_was_given(

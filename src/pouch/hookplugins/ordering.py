@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # The OCI runtime spec's hook stages, in the order a container meets them.
-# runc runs ``poststop`` hooks when the task is deleted, which pouchd does once per
-# stop. TODO(#5): a restart-policy restart will delete the task too; it must not run
-# them (run poststop hooks from the daemon at the final stop instead of from runc).
+# ``poststop`` hooks are run by the daemon at a container's final exit rather than
+# by runc at every task delete (see ``poststop``).
 STAGES = (
     "prestart",
     "createRuntime",

@@ -43,7 +43,7 @@ from pouch.errors import (
     NotModified,
     PouchError,
 )
-from pouch.hookplugins import Hook, PluginManager, order_hooks
+from pouch.hookplugins import Hook, PluginManager, order_hooks, poststop
 from pouch.mgr import names, restart, stdio
 from pouch.mgr import network as netmgr
 from pouch.mgr.events import EventBus
@@ -332,6 +332,14 @@ class ContainerManager:
         plugin_hooks = await self.plugins.pre_start(inspect_doc(container))
         plugin_hooks += self._hook_files(container)
         hooks = order_hooks(self._daemon_hooks(container), plugin_hooks)
+        # poststop hooks run from the daemon at the final exit, not from runc at
+        # every task delete (see hookplugins.poststop).
+        container.poststop_hooks = [
+            {**h.to_oci(), "env": list(h.env or [])}
+            for h in hooks
+            if h.stage == "poststop"
+        ]
+        hooks = [h for h in hooks if h.stage != "poststop"]
 
         mounts = await self._prepare_rootfs(container, image)
         spec = self._spec(container, image, hooks, files, mounts)
@@ -576,6 +584,10 @@ class ContainerManager:
             await self._cleanup_exit(container, code)
         self._watchers.pop(cid, None)
         self.emit(container, "die", exitCode=str(code))
+        if container.request.HostConfig.AutoRemove or not self._policy_restarts(
+            container, code
+        ):
+            await self._run_poststop(container)
         self._exits.exited(cid, code)
         if container.request.HostConfig.AutoRemove:
             with contextlib.suppress(NotFound):
@@ -583,15 +595,37 @@ class ContainerManager:
         else:
             await self._apply_restart_policy(container, code)
 
-    async def _apply_restart_policy(self, container: Container, code: int) -> None:
+    def _policy_restarts(self, container: Container, code: int) -> bool:
+        """Whether the restart policy answers this exit with a new start."""
         if container.id in self._user_stopped:
-            return
+            return False
         policy = container.request.HostConfig.RestartPolicy
         count = self._restarts.get(container.id, 0)
-        if not restart.should_restart(
+        return restart.should_restart(
             restart.Policy(policy.Name, policy.MaximumRetryCount), code, count
-        ):
+        )
+
+    async def _run_poststop(self, container: Container) -> None:
+        """The final exit of this start: its poststop hooks run, once."""
+        hooks, container.poststop_hooks = container.poststop_hooks, []
+        if not hooks:
             return
+        async with self._lock(container.id):
+            if self.store.get(container.id) is not None:
+                self._save(container)
+        bundle = (
+            self.paths.home / "containerd" / "state" / "io.containerd.runtime.v2.task"
+            / "default" / container.id
+        )  # fmt: skip
+        state = poststop.state_json(
+            container.id, str(bundle), dict(container.request.Labels or {})
+        )
+        await poststop.run_hooks(hooks, state, container.id)
+
+    async def _apply_restart_policy(self, container: Container, code: int) -> None:
+        if not self._policy_restarts(container, code):
+            return
+        count = self._restarts.get(container.id, 0)
         await asyncio.sleep(restart.delay(count))
         self._restarts[container.id] = count + 1
         try:

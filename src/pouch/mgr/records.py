@@ -107,6 +107,8 @@ class Container:
     restart_count: int = 0
     # Published ports while running: {"Proto", "HostIp", "HostPort", "Port"} each.
     ports: list[dict[str, Any]] = field(default_factory=list)
+    # poststop hooks of the current start, run by the daemon at the final exit.
+    poststop_hooks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def running(self) -> bool:

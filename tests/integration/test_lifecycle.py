@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -29,6 +30,25 @@ def test_logs_keep_streams_apart(daemon: Pouchd) -> None:
     )
     frames = sorted(demux(stream.chunks()))
     assert frames == [(1, b"out\n"), (2, b"err\n")]
+    daemon.api("DELETE", f"/containers/{cid}")
+
+
+def test_logs_with_timestamps_have_one_stamp_per_line(daemon: Pouchd) -> None:
+    import re
+
+    from pouch.client.streams import demux
+
+    cid = daemon.run(["sh", "-c", "echo one; echo two"])
+    daemon.wait(cid)
+    stream = daemon.client.request(
+        "GET", f"/containers/{cid}/logs", {"stdout": 1, "timestamps": 1}
+    )
+    lines = b"".join(data for _, data in demux(stream.chunks())).decode().splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"
+    assert [re.fullmatch(stamp + r" (\w+)", line)[1] for line in lines] == [
+        "one",
+        "two",
+    ]  # type: ignore[index]  # noqa: E501
     daemon.api("DELETE", f"/containers/{cid}")
 
 
@@ -171,3 +191,26 @@ def cgroup_memory_limit(cid: str) -> int:
             if path.exists():
                 return int(path.read_text())
     raise AssertionError(f"no memory cgroup for {cid}")
+
+
+def test_a_pouchd_killed_with_sigkill_takes_over_again(fresh_daemon) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    d: Pouchd = fresh_daemon().start()
+    d.load_busybox()
+    cid = d.run(["sleep", "300"])
+    pid = d.inspect(cid)["State"]["Pid"]
+    left = int((d.home / "containerd" / "containerd.pid").read_text())
+    assert d.proc is not None
+    d.proc.kill()
+    d.proc.wait()
+    d.proc = None
+    assert Path(f"/proc/{left}").exists(), "containerd died with pouchd"
+
+    d.start()
+    config = str(d.home / "containerd" / "config.toml")
+    running = subprocess.run(["pgrep", "-f", config], capture_output=True, text=True)
+    assert len(running.stdout.split()) == 1, "two containerds on one root"
+    assert str(left) not in running.stdout.split()
+    state = d.inspect(cid)["State"]
+    assert state["Running"] and state["Pid"] == pid
+    d.api("POST", f"/containers/{cid}/stop", t=1)
+    d.api("DELETE", f"/containers/{cid}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -120,10 +119,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
     with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+        # With ``timestamps`` the reader has already put each line's stamp in front.
         async for entry in entries:
             data = entry.data
-            if timestamps:
-                data = _timestamp(entry.time).encode() + b" " + data
             await response.write(data if tty else jsonlog.frame(entry.stream, data))
         await response.write_eof()
     return response
@@ -286,12 +284,6 @@ async def export(request: web.Request) -> web.StreamResponse:
     await response.write(data)
     await response.write_eof()
     return response
-
-
-def _timestamp(when: float | str) -> str:
-    if isinstance(when, str):
-        return when
-    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def routes() -> list[tuple[str, str, object]]:

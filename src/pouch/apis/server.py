@@ -18,6 +18,7 @@ from pouch.apis.wire import errors_middleware
 
 log = logging.getLogger("pouch.api")
 
+SHUTDOWN_TIMEOUT = 3.0
 VERSION_PREFIX = r"/v{version:[0-9]+\.[0-9]+}"
 
 
@@ -49,7 +50,11 @@ def build_app(ctx: ApiContext) -> web.Application:
 
 
 async def serve(app: web.Application, listen: list[str]) -> web.AppRunner:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Streams (follow, attach, events) may stay open for ever; shutdown gives them a
+    # few seconds, not aiohttp's default minute.
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+    )
     await runner.setup()
     for address in listen:
         site = _site(runner, address)

@@ -10,6 +10,7 @@ running, because each task lives in its shim, which containerd does not own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -103,14 +104,44 @@ class ContainerdProcess:
         """Start containerd and return once its socket answers Version."""
         if self.running():
             return
+        await self._stop_leftover()
         self.write_config()
         self._spawn()
+        self._pid_path.write_text(f"{self.pid}\n")
         log.info("containerd starting, pid %d, socket %s", self.pid, self.address)
         try:
             await self._wait_ready()
         except BaseException:
             await self.stop()
             raise
+
+    @property
+    def _pid_path(self) -> Path:
+        return self.dir / "containerd.pid"
+
+    async def _stop_leftover(self) -> None:
+        """A pouchd killed with SIGKILL leaves its containerd running (it has a
+        session of its own). A second one on the same root would wait on the first
+        one's lock, so the leftover is stopped first; its tasks keep running in
+        their shims and the new containerd finds them."""
+        try:
+            pid = int(self._pid_path.read_text())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            return
+        if str(self.config_path).encode() not in cmdline:
+            return  # the pid was reused by something else
+        log.warning("stopping containerd pid %d left by an earlier pouchd", pid)
+        for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                if _is_zombie(pid):
+                    return
+                await asyncio.sleep(0.05)
+            if not Path(f"/proc/{pid}").exists():
+                return
 
     def _spawn(self) -> None:
         env = dict(os.environ)
@@ -168,6 +199,13 @@ class ContainerdProcess:
                 await _wait_exit(proc, timeout)
         log.info("containerd stopped, pid %d, status %s", proc.pid, proc.returncode)
         self._proc = None
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 async def _wait_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:

@@ -110,12 +110,23 @@ class Daemon:
         self._plugins: Any = None
         self._reloading: asyncio.Task[None] | None = None
 
+    def _on_stop_signal(self) -> None:
+        """The first SIGTERM or SIGINT stops in order; a second one, sent because that
+        order is stuck, exits at once (containers keep running in their shims, and
+        the containerd left behind is taken over at the next start)."""
+        if not self._stopping.is_set():
+            self._stopping.set()
+            return
+        log.warning("second stop signal: exiting now")
+        logging.shutdown()
+        os._exit(1)
+
     async def run(self) -> int:
         async with self._stack:
             await self._start()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(sig, self._stopping.set)
+                loop.add_signal_handler(sig, self._on_stop_signal)
             loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
             log.info("pouchd is up, home dir %s", self.config.home_dir)
             await self._stopping.wait()

@@ -241,7 +241,15 @@ class ContainerManager:
             if network.startswith(netmgr.CONTAINER_MODE):
                 self.get(network.removeprefix(netmgr.CONTAINER_MODE))
                 continue
-            self._network(network)
+            self._network_for_create(network)
+
+    def _network_for_create(self, name: str) -> Any:
+        """An unknown network in a create request is bad input (400): the docker CLI
+        answers any 404 from create by pulling the image and trying again."""
+        try:
+            return self._network(name)
+        except NotFound as exc:
+            raise InvalidParameter(str(exc)) from exc
 
     def _network(self, name: str) -> Any:
         from pouch.network.errors import NetworkNotFound
@@ -735,6 +743,8 @@ class ContainerManager:
             await self._signal(container, signals.SIGKILL, all_processes=True)
             await exited
         async with self._lock(container.id):
+            if self.store.get(container.id) is None:
+                return  # its auto-remove, or another rm, got there first
             container = self.get(container.id)
             await self._release_network(container)
             await self._remove_rootfs(container.id)
@@ -924,6 +934,7 @@ def _decode(body: bytes) -> CreateRequest:
         raise InvalidParameter(f"invalid JSON in create request: {exc}") from exc
     if not isinstance(raw, dict):
         raise InvalidParameter("create request must be a JSON object")
+    _check_int64(raw, "")
     try:
         return CreateRequest.model_validate(raw)
     except ValidationError as exc:
@@ -932,6 +943,25 @@ def _decode(body: bytes) -> CreateRequest:
         raise InvalidParameter(
             f"invalid create request: {where}: {first['msg']}"
         ) from exc
+
+
+INT64 = range(-(2**63), 2**63)
+
+
+def _check_int64(value: Any, where: str) -> None:
+    """Every number in the API is at most a Go int64; a larger one would be stored,
+    then break inspect and the runtime."""
+    if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
+        raise InvalidParameter(
+            f"invalid create request: {where.lstrip('.')}: {value} is out of the "
+            "int64 range"
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_int64(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_int64(item, f"{where}.{index}")
 
 
 def _resolve_command(request: CreateRequest, image: Any) -> list[str]:

@@ -9,8 +9,8 @@ from tests.support.daemon import Pouchd
 def exec_out(d: Pouchd, cid: str, cmd: list[str]) -> tuple[int, bytes]:
     from pouch.client.streams import demux
 
-    eid = d.api("POST", f"/containers/{cid}/exec",
-                {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True})["Id"]  # fmt: skip
+    body = {"Cmd": cmd, "AttachStdout": True, "AttachStderr": True}
+    eid = d.api("POST", f"/containers/{cid}/exec", body)["Id"]
     stream = d.client.request("POST", f"/exec/{eid}/start", None, {"Detach": False})
     out = b"".join(data for _, data in demux(stream.chunks()))
     return d.api("GET", f"/exec/{eid}/json")["ExitCode"], out

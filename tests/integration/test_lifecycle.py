@@ -76,7 +76,14 @@ def test_stop_of_a_process_that_honours_sigterm(daemon: Pouchd) -> None:
 def test_kill_with_a_signal(daemon: Pouchd) -> None:
     cid = daemon.run(["sleep", "300"])
     daemon.api("POST", f"/containers/{cid}/kill", signal="SIGKILL")
+    # A second kill right away finds it exiting or gone: never a server error.
+    again = daemon.status_of("POST", f"/containers/{cid}/kill")
+    assert again[0] in (204, 409), again
     assert daemon.wait(cid) == 137
+    assert daemon.status_of("POST", f"/containers/{cid}/kill") == (
+        409,
+        {"message": f"Container {cid} is not running"},
+    )
     daemon.api("DELETE", f"/containers/{cid}")
 
 

@@ -712,7 +712,21 @@ class ContainerManager:
         # As dockerd does, a user's kill is an exit no restart policy undoes.
         self._user_stopped.add(container.id)
         restart.mark_stopped(self.paths.container_dir(container.id), True)
-        await self._signal(container, number)
+        try:
+            await self._signal(container, number)
+        except PouchError as exc:
+            # Its task may be on its way out (a second kill right after the first):
+            # then it is simply not running any more.
+            if not await self._task_alive(container.id):
+                raise Conflict(f"Container {container.id} is not running") from exc
+            raise
+
+    async def _task_alive(self, cid: str) -> bool:
+        try:
+            task = await self.runtime.get_task(cid)
+        except ContainerdError:
+            return False
+        return bool(task.status in ("running", "paused", "created"))
 
     async def _signal(
         self, container: Container, number: int, all_processes: bool = False

@@ -13,7 +13,13 @@ from pouch.apis import attach, system
 from pouch.apis import events as events_api
 from pouch.apis import exec as exec_api
 from pouch.apis.context import ApiContext
-from pouch.apis.wire import json_response, query_bool, query_filters, query_int
+from pouch.apis.wire import (
+    json_object,
+    json_response,
+    query_bool,
+    query_filters,
+    query_int,
+)
 from pouch.ctrd import jsonlog
 from pouch.errors import Conflict, InvalidParameter
 from pouch.mgr import archive, operations
@@ -229,13 +235,7 @@ def _archive_path(request: web.Request) -> str:
 
 
 async def update(request: web.Request) -> web.Response:
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid JSON in update request: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidParameter("update request must be a JSON object")
+    body = await json_object(request, "update request")
     manager = _ctx(request).containers
     warnings = await operations.update(manager, request.match_info["id"], body)
     return json_response({"Warnings": warnings})

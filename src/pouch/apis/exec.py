@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import weakref
 from typing import Any
 
@@ -12,9 +11,9 @@ from aiohttp import web
 
 from pouch.apis.context import ApiContext
 from pouch.apis.hijack import Hijacked, hijack, wants_upgrade
-from pouch.apis.wire import json_response, query_int
+from pouch.apis.wire import json_object, json_response, query_int
 from pouch.ctrd import jsonlog
-from pouch.errors import InvalidParameter, PouchError
+from pouch.errors import PouchError
 from pouch.mgr.container import ContainerManager
 from pouch.mgr.exec import ExecIO, ExecManager, ExecRecord
 
@@ -32,19 +31,8 @@ def execs(request: web.Request) -> ExecManager:
     return manager
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid JSON in request body: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidParameter("request body must be a JSON object")
-    return body
-
-
 async def create(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     record = execs(request).create(request.match_info["id"], body)
     return json_response({"Id": record.id}, status=201)
 
@@ -61,7 +49,7 @@ async def resize(request: web.Request) -> web.Response:
 
 
 async def start(request: web.Request) -> web.StreamResponse:
-    body = await _body(request)
+    body = await json_object(request)
     manager = execs(request)
     exec_id = request.match_info["id"]
     tty = bool(body["Tty"]) if body.get("Tty") is not None else None

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aiohttp import web
 
 from pouch.apis.context import ApiContext
-from pouch.apis.wire import json_response, query_filters
-from pouch.errors import InvalidParameter
+from pouch.apis.wire import json_object, json_response, query_filters
 from pouch.mgr.network import NetworkManager
 
 
@@ -17,17 +13,6 @@ def _networks(request: web.Request) -> NetworkManager:
     ctx: ApiContext = request.app["ctx"]
     containers = ctx.containers
     return NetworkManager(containers.networks, containers)  # type: ignore[arg-type]
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid JSON in request body: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidParameter("the request body must be a JSON object")
-    return body
 
 
 async def list_(request: web.Request) -> web.Response:
@@ -39,7 +24,7 @@ async def inspect(request: web.Request) -> web.Response:
 
 
 async def create(request: web.Request) -> web.Response:
-    network = await _networks(request).create(await _body(request))
+    network = await _networks(request).create(await json_object(request))
     return json_response({"Id": network.id, "Warning": ""}, status=201)
 
 
@@ -49,12 +34,14 @@ async def remove(request: web.Request) -> web.Response:
 
 
 async def connect(request: web.Request) -> web.Response:
-    await _networks(request).connect(request.match_info["id"], await _body(request))
+    await _networks(request).connect(
+        request.match_info["id"], await json_object(request)
+    )
     return web.Response(status=200)
 
 
 async def disconnect(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     await _networks(request).disconnect(request.match_info["id"], body)
     return web.Response(status=200)
 

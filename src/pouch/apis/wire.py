@@ -96,3 +96,20 @@ def query_filters(request: web.Request) -> dict[str, list[str]]:
         else [k for k, v in values.items() if v]  # noqa: E501
         for key, values in parsed.items()
     }
+
+
+async def json_object(
+    request: web.Request, what: str = "request body"
+) -> dict[str, Any]:
+    """The request's body as a JSON object (empty means ``{}``), or a 400 that says
+    which rule it broke."""
+    from pouch.errors import InvalidParameter
+
+    raw = await request.read()
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError as exc:
+        raise InvalidParameter(f"invalid JSON in {what}: {exc}") from exc
+    if not isinstance(body, dict):
+        raise InvalidParameter(f"{what} must be a JSON object")
+    return body

@@ -61,7 +61,8 @@ def exec(  # noqa: A001 - docker's command name
         from .interactive import run_stream
 
         start = {"Detach": False, "Tty": tty}
-        run_stream(ctx, f"/exec/{exec_id}/start", None, start, tty, interactive)
+        if run_stream(ctx, f"/exec/{exec_id}/start", None, start, tty, interactive):
+            return  # detached: the process goes on
         code = client.call("GET", f"/exec/{exec_id}/json")["ExitCode"]
         if code:
             exit_with(int(code))

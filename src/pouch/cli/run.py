@@ -3,8 +3,10 @@
 ``run`` without ``-d`` must not miss a container that exits at once, nor lose its
 exit status to ``--rm``: like docker, it registers ``wait`` (``next-exit``, or
 ``removed`` with ``--rm``) before ``start``, then follows the logs, then reads the
-wait's answer. Errors before the container starts exit 125, as docker's do, so a
-script can tell them from the container's own status.
+wait's answer. ``run -i`` attaches (an upgraded stream that carries stdin too)
+instead of following the logs, before the wait and the start, as docker does.
+Errors before the container starts exit 125, as docker's do, so a script can tell
+them from the container's own status.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -45,6 +47,8 @@ def run(ctx: click.Context, /, **flags: Any) -> None:
         _start(client, container_id)
         click.echo(container_id)
         return
+    if options.interactive:
+        exit_with(_run_interactive(client, container_id, options))
     exit_with(_run_attached(client, container_id, options))
 
 
@@ -88,8 +92,7 @@ def _start(client: "Client", container_id: str) -> None:
 
 def _run_attached(client: "Client", container_id: str, options: CreateOptions) -> int:
     """Start, copy the output until the container ends, return its exit status."""
-    condition = "removed" if options.rm else "next-exit"
-    pending = client.wait_later(container_id, condition)
+    pending = client.wait_later(container_id, _wait_condition(options))
     try:
         # The log stream opens before the start: a followed, never-started container
         # streams until its first exit, so even a fast --rm container loses nothing.
@@ -104,6 +107,53 @@ def _run_attached(client: "Client", container_id: str, options: CreateOptions) -
         return 130
     finally:
         pending.close()
+
+
+def _run_interactive(
+    client: "Client", container_id: str, options: CreateOptions
+) -> int:
+    """``run -i``: attach, register the wait, start, then copy both ways.
+
+    The attach comes first so that no output and no input is lost, whatever the
+    container does as it starts; a detach leaves the container running and the
+    exit status unknown, so it exits 0 without reading the wait.
+    """
+    from pouch.client import ClientError
+
+    from .interactive import copy_stream, detach_sequence, open_stream
+
+    keys = detach_sequence(None)
+    query = {"stream": 1, "stdin": 1, "stdout": 1, "stderr": 1}
+    path = f"/containers/{container_id}/attach"
+    try:
+        upgraded = open_stream(client, path, query, None)
+    except ClientError as exc:
+        raise Failure(error_line(exc), RUN_FAILED) from exc
+    except Failure as exc:
+        raise Failure(exc.message, RUN_FAILED) from exc
+    with upgraded:
+        pending = client.wait_later(container_id, _wait_condition(options))
+        try:
+            _start(client, container_id)
+            if options.tty:
+                _resize(client, container_id)
+            if copy_stream(upgraded, options.tty, True, keys):
+                return 0
+            return _exit_status(client, container_id, _wait_result(client, pending))
+        except KeyboardInterrupt:
+            return 130
+        finally:
+            pending.close()
+
+
+def _wait_condition(options: CreateOptions) -> str:
+    return "removed" if options.rm else "next-exit"
+
+
+def _resize(client: "Client", container_id: str) -> None:
+    from .interactive import resize_to_terminal
+
+    resize_to_terminal(client, f"/containers/{container_id}/resize")
 
 
 def _follow_logs(client: "Client", container_id: str) -> "Stream | None":

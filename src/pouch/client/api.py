@@ -9,13 +9,16 @@ wait), which the caller closes or exhausts.
 import http.client
 import json
 from collections.abc import Callable, Iterator, Mapping
-from typing import IO, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote, urlencode
 
 from . import streams
 from ._transport import open_connection
 from .errors import APIError, ConnectionLost, DaemonUnreachable
 from .hosts import Host, resolve_host
+
+if TYPE_CHECKING:
+    from .upgrade import Upgraded
 
 API_VERSION = "1.43"
 Tracer = Callable[[str], None]
@@ -135,6 +138,22 @@ class Client:
     ) -> PendingResponse:
         """Send a request now; read its answer later through the returned handle."""
         return PendingResponse(self, self._send(method, path, query, None, None))
+
+    def upgrade(
+        self, path: str, query: Query | None = None, body: Any = None
+    ) -> "Upgraded":
+        """POST for a stream that takes the connection over (attach, exec start).
+
+        Returns the connection after the daemon's 101; raises ``APIError`` for any
+        other answer.
+        """
+        from .upgrade import open_upgraded
+
+        url = _url(path, query)
+        if self._trace:
+            self._trace(f"POST {url} (upgrade)")
+        payload = json.dumps(body).encode() if body is not None else None
+        return open_upgraded(self.host, url, payload)
 
     def _send(
         self,

@@ -29,11 +29,17 @@ async def attach(request: web.Request) -> web.StreamResponse:
     if not wants_upgrade(request):
         return await _plain(request, session)
     response, conn = await hijack(request)
+    detached = False
     try:
-        await _run(ctx, session, conn, opts.detach_keys)
+        detached = await _run(ctx, session, conn, opts.detach_keys)
     finally:
         conn.close()
-        _background(attaching.finish_stdin(ctx.containers, session))
+        if detached:
+            # A detach leaves the container as it is: its stdin stays open for
+            # the next attach, even with StdinOnce.
+            session.close_stdin()
+        else:
+            _background(attaching.finish_stdin(ctx.containers, session))
     return response
 
 
@@ -52,8 +58,9 @@ async def _run(
     session: attaching.AttachSession,
     conn: Hijacked,
     detach_keys: bytes,
-) -> None:
-    """Output until the container exits, the client detaches or goes away."""
+) -> bool:
+    """Output until the container exits, the client detaches or goes away; True if
+    the client detached."""
     tasks: list[asyncio.Task[Any]] = [asyncio.create_task(conn.closed.wait())]
     output = asyncio.create_task(_copy_output(session, conn))
     tasks.append(output)
@@ -70,10 +77,17 @@ async def _run(
             feeding = asyncio.create_task(asyncio.Event().wait())
             continue
         break
+    detached = (
+        feeding.done()
+        and not feeding.cancelled()
+        and feeding.exception() is None
+        and feeding.result() is True
+    )
     for task in [*tasks, feeding]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+    return detached
 
 
 async def _copy_output(session: attaching.AttachSession, conn: Hijacked) -> None:

@@ -359,6 +359,9 @@ class ContainerManager:
             undo.push_async_callback(self._delete_ctrd_container, cid)
             Path(container.log_path).parent.mkdir(parents=True, exist_ok=True)
             stdout, stderr = await self._output_uris(container)
+            if container.request.OpenStdin and not container.request.Tty:
+                directory = self.paths.container_dir(cid)
+                undo.push_async_callback(stdio.release_fifo_logger, directory)
             container.state.pid = await self.runtime.create_task(
                 cid,
                 mounts,

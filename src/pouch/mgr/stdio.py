@@ -51,3 +51,21 @@ async def start_fifo_logger(
     _pending.add(task)
     task.add_done_callback(_pending.discard)
     return fifos[0], fifos[1]
+
+
+async def release_fifo_logger(directory: Path) -> None:
+    """Lets the log program go when no task will ever write to its FIFOs (a start
+    that failed): it waits in open() for a writer, so we open each write end for a
+    moment and it reads end of file. Harmless when the task holds them already."""
+    for name in ("stdout", "stderr"):
+        path = directory / name
+        for _ in range(40):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except FileNotFoundError:
+                break
+            except OSError:  # ENXIO: its reader has not got this far yet
+                await asyncio.sleep(0.05)
+                continue
+            os.close(fd)
+            break

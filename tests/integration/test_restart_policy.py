@@ -35,8 +35,13 @@ def test_on_failure_with_a_limit(daemon: Pouchd) -> None:
     _until(lambda: _starts(daemon, cid) == 3)
     time.sleep(1.5)
     assert _starts(daemon, cid) == 3
-    state = daemon.inspect(cid)["State"]
-    assert (state["Status"], state["ExitCode"]) == ("exited", 3)
+    doc = daemon.inspect(cid)
+    assert (doc["State"]["Status"], doc["State"]["ExitCode"]) == ("exited", 3)
+    assert doc["RestartCount"] == 2
+    daemon.api("POST", f"/containers/{cid}/start")  # a user's start counts afresh
+    _until(lambda: _starts(daemon, cid) == 6)
+    _until(lambda: daemon.inspect(cid)["State"]["Status"] == "exited")
+    assert daemon.inspect(cid)["RestartCount"] == 2
     daemon.api("DELETE", f"/containers/{cid}", force=1)
 
 

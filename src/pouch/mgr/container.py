@@ -295,7 +295,7 @@ class ContainerManager:
         self._restarts.pop(container.id, None)
         restart.mark_stopped(self.paths.container_dir(container.id), False)
         try:
-            await self._start_locked(container.id)
+            await self._start_locked(container.id, by_policy=False)
         except NotModified:
             raise
         except PouchError:
@@ -306,11 +306,14 @@ class ContainerManager:
                     await self.remove(container.id, force=True)
             raise
 
-    async def _start_locked(self, cid: str) -> None:
+    async def _start_locked(self, cid: str, by_policy: bool) -> None:
+        """A start by the user counts restarts from zero again, as dockerd does; one
+        by the restart policy counts one more."""
         async with self._lock(cid):
             container = self.get(cid)
             if container.running:
                 raise NotModified(f"container {container.id} is already running")
+            container.restart_count = container.restart_count + 1 if by_policy else 0
             await self._start(container)
 
     async def _start(self, container: Container) -> None:
@@ -640,7 +643,7 @@ class ContainerManager:
         await asyncio.sleep(restart.delay(count))
         self._restarts[container.id] = count + 1
         try:
-            await self._start_locked(container.id)
+            await self._start_locked(container.id, by_policy=True)
         except (NotFound, NotModified):
             return
         except PouchError as exc:
@@ -895,7 +898,7 @@ class ContainerManager:
             for attempt in range(_POLICY_START_TRIES):
                 await asyncio.sleep(_POLICY_START_PAUSE)
                 try:
-                    await self._start_locked(cid)
+                    await self._start_locked(cid, by_policy=True)
                     return
                 except (NotFound, NotModified):
                     return

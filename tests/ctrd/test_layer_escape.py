@@ -25,6 +25,7 @@ from pouch.ctrd.images import _descriptor_pb
 from pouch.ctrd.imagespec import DOCKER_LAYER, Descriptor, sha256_digest
 from pouch.ctrd.layercheck import LayerEscape
 from pouch.ctrd.pb import diff_pb2, snapshots_pb2
+from tests.support.images import add_escape
 
 from .conftest import Run
 
@@ -32,24 +33,7 @@ from .conftest import Run
 def _layer(kind: str, marker: str) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
-
-        def add(info: tarfile.TarInfo, data: bytes = b"") -> None:
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-
-        if kind == "dotdot":
-            add(tarfile.TarInfo(f"../../../../{marker}"), b"x")
-        elif kind == "absolute":
-            add(tarfile.TarInfo(f"/tmp/{marker}"), b"x")
-        elif kind == "hardlink":
-            link = tarfile.TarInfo("h")
-            link.type, link.linkname = tarfile.LNKTYPE, "../../../../etc/hostname"
-            add(link)
-        elif kind == "symlink":
-            link = tarfile.TarInfo("out")
-            link.type, link.linkname = tarfile.SYMTYPE, "/tmp"
-            add(link)
-            add(tarfile.TarInfo(f"out/{marker}"), b"x")
+        add_escape(tar, kind, marker)
     return buf.getvalue()
 
 

@@ -17,6 +17,7 @@ from tests.support.images import (
     DOCKER_MANIFEST,
     OCI_INDEX,
     RegistryWriter,
+    add_escape,
     busybox_parts,
     digest,
     image_archive,
@@ -122,35 +123,11 @@ def _member(layer: bytes, name: str) -> bytes:
 
 def _crafted(kind: str, marker: str) -> tuple[bytes, str]:
     """A layer that tries to write ``marker`` outside its root; the bad entry."""
-
-    def edit(tar: tarfile.TarFile) -> None:
-        import io
-
-        def add(info: tarfile.TarInfo, data: bytes = b"") -> None:
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-
-        if kind == "dotdot":
-            add(tarfile.TarInfo(f"../../../{marker}"), b"x")
-        elif kind == "absolute":
-            add(tarfile.TarInfo(f"/tmp/{marker}"), b"x")
-        elif kind == "hardlink":
-            link = tarfile.TarInfo("etc-passwd")
-            link.type, link.linkname = tarfile.LNKTYPE, "../../../../etc/passwd"
-            add(link)
-        elif kind == "symlink":
-            link = tarfile.TarInfo("out")
-            link.type, link.linkname = tarfile.SYMTYPE, "/tmp"
-            add(link)
-            add(tarfile.TarInfo(f"out/{marker}"), b"x")
-
-    entry = {
-        "dotdot": f"../../../{marker}",
-        "absolute": f"/tmp/{marker}",
-        "hardlink": "etc-passwd",
-        "symlink": f"out/{marker}",
-    }[kind]
-    return layer_tar({"ok/file": b"fine"}, edit), entry
+    entries: list[str] = []
+    layer = layer_tar(
+        {"ok/file": b"fine"}, lambda tar: entries.append(add_escape(tar, kind, marker))
+    )
+    return layer, entries[0]
 
 
 def _nothing_written(daemon: Pouchd, marker: str) -> None:

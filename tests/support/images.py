@@ -137,3 +137,34 @@ class RegistryWriter:
         }  # fmt: skip
         body = json.dumps(manifest).encode()
         return self.manifest(tag, body, DOCKER_MANIFEST), body
+
+
+ESCAPES = ("dotdot", "absolute", "hardlink", "symlink")
+
+
+def add_escape(tar: tarfile.TarFile, kind: str, marker: str) -> str:
+    """Adds entries that try to write ``marker`` outside the layer's root, one of
+    ESCAPES; returns the name of the entry a checker should refuse."""
+
+    def add(info: tarfile.TarInfo, data: bytes = b"") -> None:
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+    if kind == "dotdot":
+        add(tarfile.TarInfo(f"../../../../{marker}"), b"x")
+        return f"../../../../{marker}"
+    if kind == "absolute":
+        add(tarfile.TarInfo(f"/tmp/{marker}"), b"x")
+        return f"/tmp/{marker}"
+    if kind == "hardlink":
+        link = tarfile.TarInfo("etc-passwd")
+        link.type, link.linkname = tarfile.LNKTYPE, "../../../../etc/passwd"
+        add(link)
+        return "etc-passwd"
+    if kind == "symlink":
+        link = tarfile.TarInfo("out")
+        link.type, link.linkname = tarfile.SYMTYPE, "/tmp"
+        add(link)
+        add(tarfile.TarInfo(f"out/{marker}"), b"x")
+        return f"out/{marker}"
+    raise ValueError(f"unknown escape {kind!r}: expected one of {ESCAPES}")

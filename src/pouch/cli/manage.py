@@ -206,9 +206,8 @@ def _event_line(event: dict[str, Any]) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(event["time"]))
     attrs = event["Actor"]["Attributes"]
     details = ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
-    return (
-        f"{stamp} {event['Type']} {event['Action']} {event['Actor']['ID']} ({details})"  # noqa: E501
-    )
+    actor = event["Actor"]["ID"]
+    return f"{stamp} {event['Type']} {event['Action']} {actor} ({details})"
 
 
 @click.command()

@@ -289,7 +289,13 @@ class Daemon:
         from pouch.mgr.container import ContainerManager, Paths
 
         paths = Paths(home=self.config.home_dir, pouchd=pouchd_executable())
-        manager = ContainerManager(store, runtime, networks, plugins, paths)  # type: ignore[arg-type]
+        manager = ContainerManager(
+            store,  # type: ignore[arg-type]
+            runtime,  # type: ignore[arg-type]
+            networks,  # type: ignore[arg-type]
+            plugins,  # type: ignore[arg-type]
+            paths,
+        )
         manager.images.registries = _registries(self.config)
         await manager.restore()
         self._stack.push_async_callback(manager.close)

@@ -9,8 +9,14 @@ from pouch.errors import InvalidParameter
 
 NAME_RULE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
-_ADJECTIVES = "brave calm eager fancy gentle happy jolly keen lucid merry nimble proud quiet swift witty".split()  # noqa: E501
-_NOUNS = "albatross badger crane dolphin egret falcon gecko heron ibis jaguar koala lemur marten newt otter".split()  # noqa: E501
+_ADJECTIVES = (
+    "brave calm eager fancy gentle happy jolly keen lucid merry nimble proud quiet "
+    "swift witty"
+).split()
+_NOUNS = (
+    "albatross badger crane dolphin egret falcon gecko heron ibis jaguar koala lemur "
+    "marten newt otter"
+).split()
 
 
 def new_id() -> str:

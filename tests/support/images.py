@@ -168,3 +168,15 @@ def add_escape(tar: tarfile.TarFile, kind: str, marker: str) -> str:
         add(tarfile.TarInfo(f"out/{marker}"), b"x")
         return f"out/{marker}"
     raise ValueError(f"unknown escape {kind!r}: expected one of {ESCAPES}")
+
+
+def paths_named(root: Path, name: str) -> list[Path]:
+    """Every path under ``root`` whose last part is ``name``.
+
+    containerd's collector removes snapshot directories while the walk runs;
+    a directory that vanishes under it is skipped (os.walk ignores the error),
+    where Path.rglob would raise."""
+    found = []
+    for parent, subdirs, files in os.walk(root):
+        found += [Path(parent, n) for n in (*subdirs, *files) if n == name]
+    return found

@@ -4,6 +4,8 @@ stage, poststop exactly once per stop, and a hook's own environment."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import textwrap
 import time
 from pathlib import Path
@@ -73,6 +75,7 @@ STAGE_PLUGIN = """
                   "env": ["A=1"]}},
                 {{"path": "/bin/sh",
                   "args": ["sh", "-c", ENVIRON + ENV_RECORD + ".none"]}},
+                ["/bin/sh", "sh", "-c", ENVIRON + ENV_RECORD + ".list"],
             ]
             return [0] * len(hooks), hooks
 """
@@ -143,6 +146,31 @@ def test_poststop_does_not_run_on_a_restart_policy_restart(
     assert ids_in(poststop) == [cid]
 
 
+def test_poststop_owed_for_an_exit_while_pouchd_was_down(
+    fresh_daemon, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    d, base = started_plugin_daemon(fresh_daemon, tmp_path)
+    starts, poststop = Path(f"{base}.createRuntime"), Path(f"{base}.poststop")
+    once = d.run(["sleep", "300"])
+    always = d.run(["sleep", "300"], HostConfig={"RestartPolicy": {"Name": "always"}})
+    pids = [d.inspect(cid)["State"]["Pid"] for cid in (once, always)]
+    assert d.stop() == 0
+    for pid in pids:  # both die while nobody watches
+        os.kill(pid, signal.SIGKILL)
+    d.start()
+    # The first ran its poststop hooks at the daemon's start; the second is started
+    # again by its policy, so its hooks are not owed yet.
+    assert ids_in(poststop) == [once]
+    assert d.inspect(once)["State"]["Status"] == "exited"
+    deadline = time.monotonic() + 30
+    while ids_in(starts).count(always) < 2:
+        assert time.monotonic() < deadline, "the always policy did not start it"
+        time.sleep(0.1)
+    d.api("DELETE", f"/containers/{always}", force=1)
+    d.api("DELETE", f"/containers/{once}")
+    assert sorted(ids_in(poststop)) == sorted([once, always])
+
+
 def test_a_hook_sees_exactly_the_environment_it_was_given(
     fresh_daemon, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
@@ -150,4 +178,11 @@ def test_a_hook_sees_exactly_the_environment_it_was_given(
     cid = d.run(["sleep", "300"])
     assert (tmp_path / "env").read_text().split() == ["A=1"]
     assert (tmp_path / "env.none").read_text() == ""  # no env given: an empty one
+    # A list-form hook has no env key (the first plugin contract's shape), so runc
+    # runs it in its own environment: never the daemon's, which holds this test's.
+    assert "PYTEST_CURRENT_TEST" in os.environ
+    listed = (tmp_path / "env.list").read_text().split()
+    names = {line.split("=", 1)[0] for line in listed}
+    # PATH from the daemon; the rest containerd and its shim set for their children.
+    assert names <= {"PATH", "LD_LIBRARY_PATH", "TTRPC_ADDRESS", "GOMAXPROCS"}, listed
     d.api("DELETE", f"/containers/{cid}", force=1)

@@ -144,9 +144,10 @@ class ContainerdProcess:
                 return
 
     def _spawn(self) -> None:
-        env = dict(os.environ)
-        # The shim and runc are looked up on PATH; daemons often start with a bare one.
-        env["PATH"] = ":".join(p for p in (env.get("PATH"), _SYSTEM_PATH) if p)
+        # containerd, its shims and runc, and so the hooks that runc runs in its own
+        # environment, get none of the daemon's variables but PATH. The shim and
+        # runc are looked up on it; daemons often start with a bare one.
+        env = {"PATH": ":".join(p for p in (os.environ.get("PATH"), _SYSTEM_PATH) if p)}
         with open(self.log_path, "ab") as out:
             self._proc = subprocess.Popen(
                 [self.binary, "--config", str(self.config_path)],

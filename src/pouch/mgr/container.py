@@ -887,11 +887,14 @@ class ContainerManager:
         Restore runs before the daemon serves the network hook's socket, so the
         start happens in the background and is retried while the daemon comes up.
         """
-        policy = container.request.HostConfig.RestartPolicy
-        directory = self.paths.container_dir(container.id)
-        if restart.starts_with_daemon(restart.Policy(policy.Name), directory):
+        if self._starts_with_daemon(container):
             task = asyncio.create_task(self._start_when_up(container.id))
             self._watchers.setdefault("start:" + container.id, task)
+
+    def _starts_with_daemon(self, container: Container) -> bool:
+        policy = container.request.HostConfig.RestartPolicy
+        directory = self.paths.container_dir(container.id)
+        return restart.starts_with_daemon(restart.Policy(policy.Name), directory)
 
     async def _start_when_up(self, cid: str) -> None:
         try:
@@ -924,7 +927,12 @@ class ContainerManager:
             return
         code = getattr(getattr(task, "exit_status", None), "code", 255)
         await self._cleanup_exit(container, int(code) if task is not None else 255)
-        if container.request.HostConfig.AutoRemove:
+        # It exited while the daemon was away: that was its final exit unless the
+        # daemon's start starts it again, so its poststop hooks are still owed.
+        auto_remove = container.request.HostConfig.AutoRemove
+        if auto_remove or not self._starts_with_daemon(container):
+            await self._run_poststop(container)
+        if auto_remove:
             await self.remove(container.id, force=True)
         else:
             await self._start_by_policy(container)

@@ -86,3 +86,19 @@ def test_errors_are_one_line_and_non_zero(daemon: Pouchd) -> None:
     away = subprocess.run([POUCH, "-H", "unix:///nonexistent.sock", "ps"],
                           capture_output=True, text=True)  # fmt: skip
     assert away.returncode == 1 and len(away.stderr.splitlines()) == 1
+
+
+def test_a_command_that_cannot_run_exits_as_docker_does(daemon: Pouchd) -> None:
+    """127 for a command not found, 126 for one that cannot be run, both for run
+    and exec, with the runtime's words on stderr."""
+    missing = pouch(daemon, "run", "--rm", "busybox", "no-such-command")
+    assert missing.returncode == 127, missing.stderr
+    assert 'exec: "no-such-command": executable file not found' in missing.stderr
+    assert pouch(daemon, "run", "--rm", "busybox", "/etc").returncode == 126
+    ok(daemon, "run", "-d", "--name", "cli-exec-codes", "busybox", "sleep", "300")
+    for command, code in (("no-such-command", 126), ("/etc", 126)):
+        done = pouch(daemon, "exec", "cli-exec-codes", command)
+        assert done.returncode == code, done.stderr
+        assert done.stderr.startswith("OCI runtime exec failed:"), done.stderr
+    assert pouch(daemon, "exec", "cli-exec-codes", "sh", "-c", "exit 3").returncode == 3
+    ok(daemon, "rm", "-f", "cli-exec-codes")

@@ -15,6 +15,9 @@ import click
 
 from ._shared import Failure, exit_with, for_each, make_client
 
+# docker's status for an exec whose command could not be started.
+EXEC_FAILED = 126
+
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option("-d", "--detach", is_flag=True, help="Run the command in the background.")
@@ -67,9 +70,19 @@ def exec(  # noqa: A001 - docker's command name
         if code:
             exit_with(int(code))
         return
-    stream = client.request(
-        "POST", f"/exec/{exec_id}/start", None, {"Detach": detach, "Tty": False}
-    )
+    from pouch.client import APIError
+
+    try:
+        stream = client.request(
+            "POST", f"/exec/{exec_id}/start", None, {"Detach": detach, "Tty": False}
+        )
+    except APIError as exc:
+        if detach:
+            raise
+        # As docker: the runtime's words, and the exec's status (126, it never ran).
+        click.echo(exc.message, err=True)
+        code = client.call("GET", f"/exec/{exec_id}/json")["ExitCode"]
+        exit_with(int(code or EXEC_FAILED))
     if detach:
         stream.read()
         return

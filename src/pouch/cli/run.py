@@ -6,7 +6,8 @@ exit status to ``--rm``: like docker, it registers ``wait`` (``next-exit``, or
 wait's answer. ``run -i`` attaches (an upgraded stream that carries stdin too)
 instead of following the logs, before the wait and the start, as docker does.
 Errors before the container starts exit 125, as docker's do, so a script can tell
-them from the container's own status.
+them from the container's own status; a command that is missing exits 127, and one
+that cannot be run 126, as a shell's would.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from pouch.client.api import PendingResponse, Stream
 
 RUN_FAILED = 125
+# What a start error says of the command, and docker's exit status for it.
+_NOT_FOUND = ("executable file not found", "no such file or directory")
+_CANNOT_RUN = ("permission denied", "is a directory")
 _NO_INTERSPERSED = {"allow_interspersed_args": False}
 
 
@@ -87,7 +91,17 @@ def _start(client: "Client", container_id: str) -> None:
     try:
         client.start(container_id)
     except ClientError as exc:
-        raise Failure(error_line(exc), RUN_FAILED) from exc
+        raise Failure(error_line(exc), start_failure_status(str(exc))) from exc
+
+
+def start_failure_status(message: str) -> int:
+    """127 when the command was not found, 126 when it could not be run, else 125."""
+    lowered = message.lower()
+    if any(words in lowered for words in _NOT_FOUND):
+        return 127
+    if any(words in lowered for words in _CANNOT_RUN):
+        return 126
+    return RUN_FAILED
 
 
 def _run_attached(client: "Client", container_id: str, options: CreateOptions) -> int:

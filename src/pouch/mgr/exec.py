@@ -307,7 +307,12 @@ def _decode(body: dict[str, Any]) -> ExecConfig:
 
 
 def _exec_error(record: ExecRecord, exc: ContainerdError) -> PouchError:
+    """The runtime's own words when it refused the command, as dockerd gives them;
+    else what went wrong, with the container named."""
     text = str(exc)
+    runtime_words = text.find("OCI runtime exec failed")
+    if runtime_words >= 0:
+        return PouchError(text[runtime_words:])
     if "executable file not found" in text or "no such file" in text:
         cmd = (record.config.Cmd or [""])[0]
         return PouchError(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from pouch.hookplugins import PluginLoadError
 from pouch.hookplugins.assemble import PluginConfig, assemble
 from pouch.hookplugins.remote import discover, read_spec_file
+from pouch.hookplugins.settings import PluginSettings
 from tests.support.daemon import ROOT
 
 SOURCE = ROOT / "tests" / "support" / "fault_plugin.py"
@@ -77,13 +80,53 @@ def test_a_spec_file_leads_to_a_live_plugin(tmp_path: Path, served: Path) -> Non
     asyncio.run(main())
 
 
-def test_a_socket_nobody_serves_is_a_load_error(tmp_path: Path) -> None:
+def test_a_found_socket_nobody_serves_is_left_out(tmp_path: Path, served: Path) -> None:
+    """A plugin that died and left its socket behind does not stop the daemon; the
+    live one beside it is loaded. Named in the config, the same socket is an error."""
     sockets = tmp_path / "run"
     sockets.mkdir()
-    (sockets / "dead.sock").touch()
+    (sockets / "alive.sock").symlink_to(served)
+    dead = sockets / "dead.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(dead))  # bound, never listened on: the file of a dead plugin
 
     async def main() -> None:
+        made = await assemble(PluginConfig(socket_dir=sockets))
+        assert [p.name for p in made.plugins] == [str(sockets / "alive.sock")]
+        for plugin in made.plugins:
+            await plugin.close()
+        named = PluginConfig(plugins=[PluginSettings(path=str(dead))])
         with pytest.raises(PluginLoadError, match="dead.sock: activation at .* failed"):
-            await assemble(PluginConfig(socket_dir=sockets))
+            await assemble(named)
 
     asyncio.run(main())
+
+
+def test_a_found_plugin_that_answers_badly_is_a_load_error(tmp_path: Path) -> None:
+    """Only a socket nobody listens on is left out; a live plugin whose handshake
+    is wrong stops the start, as a broken in-process plugin does."""
+    sockets = tmp_path / "run"
+    sockets.mkdir()
+    path = sockets / "mute.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+
+    def answer_nonsense() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]")
+        conn.close()
+
+    thread = threading.Thread(target=answer_nonsense, daemon=True)
+    thread.start()
+
+    async def main() -> None:
+        with pytest.raises(PluginLoadError, match="mute.sock: activation at"):
+            await assemble(PluginConfig(socket_dir=sockets))
+
+    try:
+        asyncio.run(main())
+    finally:
+        thread.join(5)
+        listener.close()

@@ -3,6 +3,8 @@ and calls back into the daemon from inside a point."""
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -105,6 +107,31 @@ def test_a_restarted_plugin_is_reached_again(fresh_daemon, plugin_process) -> No
     stats = {p["Name"]: p for p in d.api("GET", "/plugins")}[str(plugin.socket)]
     assert stats["ByPoint"]["pre_create"]["Calls"] == 2
     assert stats["ByPoint"]["pre_create"]["Errors"] == 1
+
+
+def test_a_socket_left_by_a_dead_plugin_does_not_stop_the_daemon(
+    fresh_daemon, plugin_process
+) -> None:  # type: ignore[no-untyped-def]
+    d: Pouchd = fresh_daemon()
+    left = d.plugin_socket_dir / "example.sock"
+    left.parent.mkdir(parents=True)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(left))  # the file stays; nothing listens on it
+    d.start()
+    assert d.api("GET", "/plugins") == []
+    assert "example.sock: activation at" in d.log()
+    assert "left out until a reload finds it up" in d.log()
+    # The plugin comes back on its socket; a reload takes it in.
+    left.unlink()
+    plugin = plugin_process(EXAMPLE, left)
+    assert d.proc is not None
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 20
+    while not d.api("GET", "/plugins"):
+        assert time.monotonic() < deadline, d.log()[-2000:]
+        time.sleep(0.05)
+    assert [p["Name"] for p in d.api("GET", "/plugins")] == [str(left)]
+    assert "pre-start hook in daemon is called" in plugin.output()
 
 
 REENTRANT = """

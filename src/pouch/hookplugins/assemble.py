@@ -6,6 +6,10 @@ in the plugin socket directory, then the spec files in the plugin spec directory
 new settings: a Python module is not imported twice, and a process plugin is
 activated anew. Only plugins that are new get ``pre_start_hook``; the caller calls
 ``pre_stop_hook`` on the ones that left.
+
+A plugin found in those directories whose socket no process listens on (one that
+died and left its socket behind, or is not up yet) is left out with a warning, and
+the next reload looks again; one named in the config is a load error.
 """
 
 from __future__ import annotations
@@ -67,7 +71,10 @@ async def assemble(
         hook_files = load_dirs(config.hook_dirs, stages)
     except HookFileError as exc:
         raise PluginLoadError(str(exc)) from exc
-    wanted = list(config.plugins) + remote.discover(config.socket_dir, config.spec_dir)
+    found = remote.discover(config.socket_dir, config.spec_dir)
+    named = {settings.path for settings in config.plugins}
+    optional = {settings.path for settings in found} - named
+    wanted = list(config.plugins) + found
     old = {p.name: p for p in current}
     chosen: list[AnyPlugin] = []
     added: list[AnyPlugin] = []
@@ -76,7 +83,13 @@ async def assemble(
         for settings in _unique(wanted):
             plugin = old.get(settings.path)
             if plugin is None:
-                plugin = await _load(settings)
+                try:
+                    plugin = await _load(settings)
+                except remote.PluginUnreachable as exc:
+                    if settings.path not in optional:
+                        raise
+                    log.warning("%s; left out until a reload finds it up", exc)
+                    continue
                 added.append(plugin)
             else:
                 await _reactivate(plugin)

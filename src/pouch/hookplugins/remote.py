@@ -34,7 +34,16 @@ CALL = "/PouchPlugin.{point}"
 
 
 class RemoteError(Exception):
-    """An out-of-process plugin answered with an error, or did not answer."""
+    """An out-of-process plugin answered with an error, or did not answer.
+    ``unreachable``: nothing accepted the connection (no process on the socket)."""
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
+
+
+class PluginUnreachable(PluginLoadError):
+    """No process listens on the plugin's socket."""
 
 
 def is_remote(path: str) -> bool:
@@ -60,7 +69,10 @@ class RemotePlugin:
 
     async def activate(self) -> None:
         """The handshake: which points the plugin implements."""
-        reply = await self._post(ACTIVATE, {})
+        try:
+            reply = await self._post(ACTIVATE, {})
+        except TypeError as exc:  # an answer that is not a JSON object
+            raise RemoteError(f"activation answer: {exc}") from exc
         implements = reply.get("Implements")
         if not isinstance(implements, list) or not all(
             isinstance(p, str) for p in implements
@@ -96,7 +108,10 @@ class RemotePlugin:
                 status = resp.status
         except aiohttp.ClientError as exc:
             self._stale = True
-            raise RemoteError(f"no answer from {self.address}: {exc!r}") from exc
+            unreachable = isinstance(exc, aiohttp.ClientConnectorError)
+            raise RemoteError(
+                f"no answer from {self.address}: {exc!r}", unreachable
+            ) from exc
         return _decode_reply(status, text)
 
     def _client(self) -> aiohttp.ClientSession:
@@ -116,10 +131,13 @@ async def connect(settings: PluginSettings, name: str | None = None) -> RemotePl
         await activate_in_time(plugin)
     except (RemoteError, TimeoutError) as exc:
         await plugin.close()
-        raise PluginLoadError(
+        message = (
             f"plugin {plugin.name}: activation at {plugin.address} failed: "
             f"{_describe(exc)}"
-        ) from exc
+        )
+        if isinstance(exc, RemoteError) and exc.unreachable:
+            raise PluginUnreachable(message) from exc
+        raise PluginLoadError(message) from exc
     return plugin
 
 

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(containerd runc busybox-static iptables iproute2 procps docker-registry skopeo apache2-utils openssl)
+# gcc and libc6-dev build the static UDP echo server that the port tests run.
+debs=(containerd runc busybox-static iptables iproute2 procps docker-registry skopeo apache2-utils openssl gcc libc6-dev)
 missing=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")

@@ -9,12 +9,14 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.support.daemon import Pouchd
+from tests.support.daemon import ROOT, Pouchd
 
 HTTPD = ["httpd", "-f", "-p", "8080", "-h", "/etc"]
+UDP_ECHO_SOURCE = ROOT / "tests" / "support" / "udp_echo.c"
 
 
 def free_port() -> int:
@@ -174,3 +176,54 @@ def test_bad_port_specs_are_400(daemon: Pouchd) -> None:
                 "HostConfig": {"PortBindings": bindings}}  # fmt: skip
         status, body = daemon.status_of("POST", "/containers/create", body)
         assert status == 400, body
+
+
+@pytest.fixture(scope="module")
+def udp_echo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding the static UDP echo server, to bind into containers."""
+    out = tmp_path_factory.mktemp("udp-echo")
+    subprocess.run(
+        ["gcc", "-static", "-O2", "-o", str(out / "udp_echo"), str(UDP_ECHO_SOURCE)],
+        check=True,
+    )
+    return out
+
+
+def udp_ask(port: int, data: bytes, tries: int = 50) -> bytes | None:
+    """``data`` to 127.0.0.1:port, the answer or None; the server may take a moment."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.2)
+        s.connect(("127.0.0.1", port))
+        for _ in range(tries):
+            try:
+                s.send(data)
+                return s.recv(2048)
+            except (TimeoutError, ConnectionRefusedError):
+                time.sleep(0.05)
+    return None
+
+
+def test_published_udp_port_reaches_the_container_from_loopback(
+    daemon: Pouchd, containers: list[str], udp_echo: Path
+) -> None:
+    port = free_port()
+    cid = daemon.run(
+        ["/opt/echo/udp_echo", "9090"],
+        ExposedPorts={"9090/udp": {}},
+        HostConfig={
+            "Binds": [f"{udp_echo}:/opt/echo:ro"],
+            "PortBindings": {"9090/udp": [{"HostPort": str(port)}]},
+        },
+    )
+    containers.append(cid)
+    assert udp_ask(port, b"ping") == b"echo:ping"
+    assert udp_ask(port, b"x" * 1500) == b"echo:" + b"x" * 1500
+    assert daemon.inspect(cid)["NetworkSettings"]["Ports"] == {
+        "9090/udp": [{"HostIp": "0.0.0.0", "HostPort": str(port)}]
+    }
+    rules = dnat_rules(port)
+    assert rules and all("-p udp" in rule for rule in rules), rules
+
+    daemon.api("POST", f"/containers/{cid}/stop", t=1)
+    assert udp_ask(port, b"ping", tries=5) is None  # nothing forwards any more
+    assert not dnat_rules(port)

@@ -4,6 +4,7 @@ API and the ``pouch`` command."""
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import tarfile
 import time
@@ -93,6 +94,52 @@ def test_events_since_until_and_filters(daemon: Pouchd) -> None:
         400,
         {"message": "invalid since='yesterday': expected seconds since the epoch"},
     )  # noqa: E501
+
+
+def test_stop_and_restart_events_follow_dockerd(daemon: Pouchd) -> None:
+    since = time.time()
+    cid = daemon.run(["sleep", "300"], name="ops-events-stop")
+    daemon.api("POST", f"/containers/{cid}/restart", t=1)
+    daemon.api("DELETE", f"/containers/{cid}", force=1)
+    seen = _events(daemon, since, container=["ops-events-stop"])
+    actions = [(e["Action"], e["Actor"]["Attributes"].get("signal")) for e in seen]
+    # sleep is the container's pid 1, which the kernel spares SIGTERM (15) unless
+    # it handles it: after the timeout the stop sends SIGKILL (9).
+    assert actions[:8] == [
+        ("create", None), ("start", None), ("kill", "15"), ("kill", "9"),
+        ("die", None), ("stop", None), ("start", None), ("restart", None)]  # fmt: skip
+    assert actions[-1] == ("destroy", None)
+
+
+def _events(daemon: Pouchd, since: float, **filters: list[str]) -> list[dict]:  # type: ignore[type-arg]
+    query = {"since": f"{since:.3f}", "until": f"{time.time() + 0.1:.3f}",
+             "filters": json.dumps(filters)}  # fmt: skip
+    body = daemon.client.request("GET", "/events", query=query).read()
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def test_image_and_network_events(daemon: Pouchd) -> None:
+    since = time.time()
+    image_id = daemon.api("GET", "/images/busybox/json")["Id"]
+    daemon.api("POST", "/images/busybox/tag", repo="ops-events-img", tag="v1")
+    daemon.api("DELETE", "/images/ops-events-img:v1")
+    images = _events(daemon, since, type=["image"])
+    assert [(e["Action"], e["Actor"]["ID"], e["Actor"]["Attributes"]["name"])
+            for e in images] == [("tag", image_id, "ops-events-img:v1"),
+                                 ("untag", image_id, "ops-events-img:v1")]  # fmt: skip
+    assert images[0]["status"] == "tag" and images[0]["id"] == image_id
+
+    net = daemon.api("POST", "/networks/create", {"Name": "ops-events-net"})["Id"]
+    cid = daemon.run(["true"], HostConfig={"NetworkMode": "ops-events-net"})
+    daemon.wait(cid)
+    daemon.api("DELETE", f"/containers/{cid}")
+    daemon.api("DELETE", "/networks/ops-events-net")
+    networks = _events(daemon, since, network=["ops-events-net"])
+    assert [e["Action"] for e in networks] == [
+        "create", "connect", "disconnect", "destroy"]  # fmt: skip
+    assert all(e["Actor"]["ID"] == net and e["Type"] == "network" for e in networks)
+    assert networks[1]["Actor"]["Attributes"] == {
+        "name": "ops-events-net", "type": "bridge", "container": cid}  # fmt: skip
 
 
 def test_update_running_container(daemon: Pouchd) -> None:

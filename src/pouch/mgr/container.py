@@ -128,12 +128,12 @@ class ContainerManager:
         self.networks = networks
         self.plugins = plugins
         self.paths = paths
-        self.images = ImageManager(runtime, self._users_of_image)
         self._locks: dict[str, asyncio.Lock] = {}
         self._exits = _Exits()
         self._watchers: dict[str, asyncio.Task[None]] = {}
         self._create_lock = asyncio.Lock()
         self.events = EventBus()
+        self.images = ImageManager(runtime, self._users_of_image, self.events)
         # Exits a user asked for, which no restart policy undoes; restarts so far.
         self._user_stopped: set[str] = set()
         self._restarts: dict[str, int] = {}
@@ -144,6 +144,23 @@ class ContainerManager:
         attributes.update(container.request.Labels or {})
         attributes.update(extra)
         self.events.emit("container", action, container.id, attributes)
+
+    def emit_network(
+        self, network_id: str, name: str, driver: str, action: str, **extra: str
+    ) -> None:
+        """A network event; ``container`` names the container of a (dis)connect."""
+        attributes = {"name": name, "type": driver, **extra}
+        self.events.emit("network", action, network_id, attributes)
+
+    def _emit_endpoint(
+        self, container_id: str, info: EndpointInfo, action: str
+    ) -> None:
+        with contextlib.suppress(NotFound):
+            network = self._network(info.network)
+            self.emit_network(
+                network.id, network.name, str(network.driver), action,
+                container=container_id,
+            )  # fmt: skip
 
     # -- lookup ---------------------------------------------------------------
 
@@ -440,6 +457,7 @@ class ContainerManager:
             )
         info = _endpoint_info(name, self._network(name), endpoint)
         info.aliases = options.aliases[2:]
+        self._emit_endpoint(container.id, info, "connect")
         return info
 
     async def _publish_ports(self, container: Container, image: Any) -> None:
@@ -494,6 +512,9 @@ class ContainerManager:
                     await self.networks.disconnect(
                         container.id, network, container.state.pid
                     )
+                for info in container.networks:
+                    if info.network == network and info.endpoint_id:
+                        self._emit_endpoint(container.id, info, "disconnect")
                 records = self.networks.published(container.id)
                 container.ports = netmgr.published_doc(records)
                 self._refresh_resolv(container)
@@ -681,6 +702,9 @@ class ContainerManager:
             await self.networks.release(container.id)
         except Exception:
             log.exception("container %s: releasing its network failed", container.id)
+        for info in container.networks:
+            if info.endpoint_id:
+                self._emit_endpoint(container.id, info, "disconnect")
         container.networks = [
             EndpointInfo(network=i.network, aliases=i.aliases)
             for i in container.networks
@@ -701,13 +725,16 @@ class ContainerManager:
         restart.mark_stopped(self.paths.container_dir(container.id), True)
         exited = self._exits.next_exit(container.id)
         stop_signal = _parse_signal(container.request.StopSignal or "SIGTERM")
+        self.emit(container, "kill", signal=str(stop_signal))
         await self._signal(container, stop_signal)
         try:
             await asyncio.wait_for(asyncio.shield(exited), timeout=max(timeout, 0))
         except TimeoutError:
             log.info("container %s: no exit after %ss, killing", container.id, timeout)
+            self.emit(container, "kill", signal=str(int(signals.SIGKILL)))
             await self._signal(container, signals.SIGKILL, all_processes=True)
             await exited
+        self.emit(container, "stop")
 
     async def kill(self, ref: str, signal: str = "SIGKILL") -> None:
         container = self.get(ref)
@@ -749,6 +776,7 @@ class ContainerManager:
         if container.running:
             await self.stop(container.id, timeout)
         await self.start(container.id)
+        self.emit(container, "restart")
 
     async def remove(self, ref: str, force: bool = False) -> None:
         container = self.get(ref)

@@ -34,12 +34,15 @@ class Event:
             "time": self.time_ns // 1_000_000_000,
             "timeNano": self.time_ns,
         }
+        # The fields of the old event format, which dockerd still fills for these.
         if self.type == "container":
             doc.update(
                 status=self.action,
                 id=self.id,
                 **{"from": self.attributes.get("image", "")},
             )
+        elif self.type == "image":
+            doc.update(status=self.action, id=self.id)
         return doc
 
     def matches(self, filters: dict[str, list[str]]) -> bool:

@@ -31,6 +31,7 @@ from pouch.errors import (
     Unauthorized,
 )
 from pouch.mgr import imagefiles
+from pouch.mgr.events import EventBus
 from pouch.mgr.ports import Runtime
 from pouch.mgr.records import parse_rfc3339
 from pouch.registry import errors as registry_errors
@@ -44,8 +45,14 @@ _FILTERS = ("dangling", "reference", "label", "before", "since")
 
 
 class ImageManager:
-    def __init__(self, runtime: Runtime, users_of: Callable[[str], list[str]]) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        users_of: Callable[[str], list[str]],
+        events: EventBus | None = None,
+    ) -> None:
         self.runtime = runtime
+        self.events = events or EventBus()
         # container ids using an image id; given by the container manager
         self._users_of = users_of
         # set by the daemon from its config; defaults reach registries as Docker does
@@ -86,6 +93,7 @@ class ImageManager:
             else:
                 lines.append(f"Loaded image ID: {image.id}")
             log.info("image %s loaded as %s", image.id, image.name)
+            self._emit("load", image.id, image.name or image.id)
         return lines
 
     async def _import(self, archive: Path) -> list[Any]:
@@ -115,6 +123,7 @@ class ImageManager:
         store = self._store()
         with _registry_errors():
             result = await pull(store, self.registries, full, creds, emit)
+        self._emit("pull", reference.familiar(result.name), result.name)
         return result.name
 
     async def push(self, name: str, creds: Credentials | None, emit: Emit) -> None:
@@ -124,6 +133,7 @@ class ImageManager:
         await self._must_exist(full)
         with _registry_errors():
             await push(self._store(), self.registries, full, creds, emit)
+        self._emit("push", reference.familiar(full), full)
 
     async def check_login(self, server: str, creds: Credentials) -> None:
         """Authenticate against ``server`` as ``pouch login`` does; raise if refused."""
@@ -155,6 +165,7 @@ class ImageManager:
             raise InvalidParameter(f"refusing to create a tag with a digest: {new}")
         await self.runtime.tag_image(image.name, full)
         log.info("image %s tagged %s", image.id, full)
+        self._emit("tag", image.id, full)
 
     async def save(self, names: list[str]) -> AsyncIterator[bytes]:
         """The docker-archive of the named images; names resolve before any byte."""
@@ -164,6 +175,7 @@ class ImageManager:
         for name in names:
             image = await self.resolve(name)
             fulls += await self._names_for(name, image)
+            self._emit("save", image.id, image.name)
         return save(self._store(), fulls)
 
     async def _names_for(self, name: str, image: Any) -> list[str]:
@@ -198,6 +210,7 @@ class ImageManager:
             images = await self._import(archive)
         finally:
             archive.unlink(missing_ok=True)
+        self._emit("import", images[0].id, images[0].name)
         return str(images[0].id)
 
     async def history(self, name: str) -> list[dict[str, Any]]:
@@ -233,9 +246,19 @@ class ImageManager:
             await self.runtime.delete_image(target.name)
             answer.append({"Untagged": reference.familiar(target.name)})
             log.info("image %s untagged %s", target.id, target.name)
+            self._emit("untag", image.id, target.name)
         if last:
             answer.append({"Deleted": image.id})
+            self._emit("delete", image.id, image.id)
         return answer
+
+    def _emit(self, action: str, actor: str, name: str) -> None:
+        """An image event as dockerd sends it: the actor is the image id, or the
+        reference for pull and push; ``name`` the reference in its familiar form."""
+        if name and not name.startswith("sha256:"):
+            with contextlib.suppress(ValueError):
+                name = reference.familiar(name)
+        self.events.emit("image", action, actor, {"name": name})
 
     def _summary(self, records: list[Any]) -> dict[str, Any]:
         first = records[0]

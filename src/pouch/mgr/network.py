@@ -249,7 +249,7 @@ class NetworkManager:
     async def create(self, body: dict[str, Any]) -> Network:
         request = _CreateNetwork.parse(body)
         with translate():
-            return await self.controller.create_network(
+            network = await self.controller.create_network(
                 request.name,
                 subnet=request.subnet,
                 gateway=request.gateway,
@@ -259,10 +259,19 @@ class NetworkManager:
                 options=request.options,
                 ip_range=request.ip_range,
             )
+        self._emit(network, "create")
+        return network
 
     async def remove(self, name_or_id: str) -> None:
         with translate():
+            network = self.controller.get_network(name_or_id)
             await self.controller.remove_network(name_or_id)
+        self._emit(network, "destroy")
+
+    def _emit(self, network: Network, action: str) -> None:
+        self.containers.emit_network(
+            network.id, network.name, str(network.driver), action
+        )
 
     async def prune(self) -> list[str]:
         """Remove the user-defined networks that no container refers to."""
@@ -278,6 +287,7 @@ class NetworkManager:
                 continue
             with translate():
                 await self.controller.remove_network(network.id)
+            self._emit(network, "destroy")
             removed.append(network.name)
         return removed
 

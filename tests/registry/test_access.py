@@ -22,6 +22,7 @@ from tests.support.registry import Registry, htpasswd, make_tls
 from .conftest import errors, need_registry, pull, push, run_output, statuses
 
 USER, PASSWORD = "pouch", "s3cret-pw"
+IDENTITY_TOKEN = "refresh-7f3a9c"
 
 
 @pytest.fixture(scope="module")
@@ -175,7 +176,8 @@ def token_registry(
 
     need_registry()
     root = tmp_path_factory.mktemp("token-registry")
-    tokens = TokenServer(make_tls(root / "signing"), {USER: PASSWORD}).start()
+    tokens = TokenServer(make_tls(root / "signing"), {USER: PASSWORD},
+                         {IDENTITY_TOKEN: USER}).start()  # fmt: skip
     reg = Registry(root / "reg", token=tokens.registry_auth()).start()
     yield reg, tokens
     reg.stop()
@@ -208,3 +210,39 @@ def test_bearer_token_auth_push_and_anonymous_pull(
         pull(daemon, name, **_auth(host, password="wrong"))
     assert info.value.status == 401
     assert "token service" in info.value.message
+
+
+def test_identity_token_is_traded_for_access(
+    daemon: Pouchd, token_registry: tuple[Registry, Any], tmp_path: Path
+) -> None:
+    """An identity token (what an OAuth login stores in docker's config.json) is
+    POSTed to the token service as a refresh token; a wrong one is refused."""
+    reg, tokens = token_registry
+    host = reg.host
+    name = f"{host}/team/busybox:v1"
+    daemon.api("POST", "/images/busybox/tag", repo=f"{host}/team/busybox", tag="v1")
+    by_token = {"X-Registry-Auth": encode_header(
+        Credentials(identity_token=IDENTITY_TOKEN), host)}  # fmt: skip
+    assert not errors(push(daemon, name, **by_token))
+    traded = {"user": USER, "scope": "repository:team/busybox:pull,push",
+              "grant": "refresh_token", "client_id": "pouch"}  # fmt: skip
+    assert traded in tokens.requests
+    daemon.api("DELETE", f"/images/{name}")
+    wrong = {"X-Registry-Auth": encode_header(
+        Credentials(identity_token="not-a-token"), host)}  # fmt: skip
+    with pytest.raises(APIError) as info:
+        pull(daemon, name, **wrong)
+    assert info.value.status == 401 and "token service" in info.value.message
+
+    # The CLI reads the token from docker's config.json, as docker writes it.
+    config = tmp_path / "docker"
+    config.mkdir()
+    (config / "config.json").write_text(json.dumps({"auths": {host: {
+        "auth": base64.b64encode(b"<token>:").decode(),
+        "identitytoken": IDENTITY_TOKEN}}}))  # fmt: skip
+    env = {**os.environ, "POUCH_HOST": daemon.host, "DOCKER_CONFIG": str(config)}
+    done = subprocess.run([str(BIN / "pouch"), "pull", name], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert run_output(daemon, name, ["echo", "by token"]) == (0, b"by token\n")
+    daemon.api("DELETE", f"/images/{name}")

@@ -1,7 +1,9 @@
 """A small token service for a registry's bearer auth, as Docker Hub's auth is.
 
 The registry names this service in its ``WWW-Authenticate`` challenge; the client
-trades its basic credentials (or none) here for a JWT scoped to a repository.
+trades its basic credentials (or none) here for a JWT scoped to a repository, with
+a GET; or, with a POST, an identity token (an OAuth2 refresh token that a login
+handed out) for the same, as the distribution project's token specification has it.
 The JWT is RS256, signed with openssl using the key of a self-signed certificate
 that the registry trusts (``rootcertbundle``), and carries the certificate in
 its ``x5c`` header. Anonymous callers get pull access to ``public/`` only.
@@ -31,9 +33,15 @@ def _b64url(data: bytes) -> str:
 
 
 class TokenServer:
-    def __init__(self, tls: Tls, users: dict[str, str]) -> None:
+    def __init__(
+        self,
+        tls: Tls,
+        users: dict[str, str],
+        refresh_tokens: dict[str, str] | None = None,
+    ) -> None:
         self.tls = tls
         self.users = users
+        self.refresh_tokens = refresh_tokens or {}  # token -> user
         self.requests: list[dict[str, Any]] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -65,6 +73,9 @@ class TokenServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 owner._serve(self)
 
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                owner._serve_oauth(self)
+
             def log_message(self, *args: Any) -> None:
                 pass
 
@@ -80,6 +91,26 @@ class TokenServer:
             req.end_headers()
             return
         body = json.dumps({"token": self.token(user or "", scope)}).encode()
+        req.send_response(200)
+        req.send_header("Content-Type", "application/json")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    def _serve_oauth(self, req: BaseHTTPRequestHandler) -> None:
+        length = int(req.headers.get("Content-Length") or 0)
+        form = parse_qs(req.rfile.read(length).decode())
+        grant = form.get("grant_type", [""])[0]
+        scope = form.get("scope", [""])[0]
+        user = self.refresh_tokens.get(form.get("refresh_token", [""])[0])
+        self.requests.append({"user": user, "scope": scope, "grant": grant,
+                              "client_id": form.get("client_id", [""])[0]})  # fmt: skip
+        if grant != "refresh_token" or user is None:
+            req.send_response(401)
+            req.end_headers()
+            return
+        token = self.token(user, scope)
+        body = json.dumps({"access_token": token, "expires_in": 300}).encode()
         req.send_response(200)
         req.send_header("Content-Type", "application/json")
         req.send_header("Content-Length", str(len(body)))

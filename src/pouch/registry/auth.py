@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import os
 import re
@@ -68,6 +69,8 @@ def decode_header(value: str | None) -> Credentials | None:
 def encode_header(creds: Credentials, server: str) -> str:
     """The ``X-Registry-Auth`` value a client sends for ``creds``."""
     doc = {"username": creds.username, "password": creds.password}
+    if creds.identity_token:
+        doc["identitytoken"] = creds.identity_token
     doc["serveraddress"] = server
     return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode()
 
@@ -100,8 +103,15 @@ def load_credentials(domain: str, path: Path | None = None) -> Credentials | Non
     key = server_key(domain)
     for candidate in (key, f"https://{key}", f"http://{key}"):
         entry = auths.get(candidate)
-        if isinstance(entry, dict) and entry.get("auth"):
-            return _decode_entry(str(entry["auth"]), candidate)
+        if not isinstance(entry, dict):
+            continue
+        # A login to a registry with OAuth keeps an identity token beside ``auth``.
+        token = str(entry.get("identitytoken") or "")
+        if entry.get("auth"):
+            creds = _decode_entry(str(entry["auth"]), candidate)
+            return dataclasses.replace(creds, identity_token=token) if token else creds
+        if token:
+            return Credentials(identity_token=token)
     return None
 
 

@@ -37,6 +37,8 @@ from pouch.registry.errors import (
 log = logging.getLogger("pouch.image")
 
 T = TypeVar("T")
+# The OAuth client this engine names itself as when it trades an identity token.
+OAUTH_CLIENT_ID = "pouch"
 
 MANIFEST_ACCEPT = ", ".join(
     [OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST]
@@ -122,15 +124,13 @@ class Repository:
             raise RegistryAuthError(
                 f"registry {self.domain}: bearer challenge has no realm"
             )
-        query = {"scope": f"repository:{self.path}:{self.actions}"}
-        if challenge.params.get("service"):
-            query["service"] = challenge.params["service"]
-        headers = {}
-        # TODO(#4): identity tokens (OAuth refresh tokens from a login) are not
-        # traded yet; username and password are.
-        if self.creds is not None:
-            headers["Authorization"] = self.creds.basic()
-        async with self.session.get(realm, params=query, headers=headers) as resp:
+        scope = f"repository:{self.path}:{self.actions}"
+        service = challenge.params.get("service", "")
+        if self.creds is not None and self.creds.identity_token:
+            request = self._oauth_request(realm, scope, service, self.creds)
+        else:
+            request = self._basic_request(realm, scope, service)
+        async with request as resp:
             if resp.status in (401, 403):
                 raise self._denied(
                     f"the token service at {realm} refused the credentials"
@@ -146,6 +146,33 @@ class Repository:
         if not token:
             raise RegistryAuthError(f"token service {realm} answered without a token")
         return str(token)
+
+    def _basic_request(
+        self, realm: str, scope: str, service: str
+    ) -> Any:  # aiohttp's request context manager
+        """GET the token, with the basic credentials if there are any."""
+        query = {"scope": scope}
+        if service:
+            query["service"] = service
+        headers = {}
+        if self.creds is not None:
+            headers["Authorization"] = self.creds.basic()
+        return self.session.get(realm, params=query, headers=headers)
+
+    def _oauth_request(
+        self, realm: str, scope: str, service: str, creds: Credentials
+    ) -> Any:  # aiohttp's request context manager
+        """POST the identity token a login gave (an OAuth2 refresh token) for an
+        access token, as the token specification of the distribution project has it."""
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": creds.identity_token,
+            "client_id": OAUTH_CLIENT_ID,
+            "scope": scope,
+        }
+        if service:
+            form["service"] = service
+        return self.session.post(realm, data=form)
 
     def _denied(self, why: str) -> RegistryAuthError:
         verb = "push" if "push" in self.actions else "pull"

@@ -348,7 +348,7 @@ def test_run_host_options(docker: Docker) -> None:
         "--security-opt", "no-new-privileges", "--device", "/dev/null:/dev/mynull",
         "--cpus", "0.5", "--cpuset-cpus", "0", "-m", "64m", "--memory-swap", "128m",
         "--pids-limit", "50", "--oom-kill-disable", "--user", "1000:1000",
-        "--group-add", "123", "busybox", "sh", "-c", script,
+        "--group-add", "123", "--group-add", "nobody", "busybox", "sh", "-c", script,
     ).splitlines()  # fmt: skip
     assert out[:2] == ["1024", "2048"]
     assert out[2].split()[1] == "32768"
@@ -358,7 +358,8 @@ def test_run_host_options(docker: Docker) -> None:
     assert out[6].startswith("crw")
     assert out[7:12] == ["50000", "0", "67108864", "134217728", "50"]
     assert out[12] == "oom_kill_disable 1"
-    assert out[13] == "uid=1000 gid=1000 groups=123"
+    # "nobody" is the image's group 65534, found in its /etc/group.
+    assert out[13] == "uid=1000 gid=1000 groups=123,65534(nobody)"
 
     too_many = docker("run", "--rm", "--cpus", "99", "busybox", "true")
     assert too_many.returncode == 125

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from pouch.hookplugins import Hook
-from pouch.oci import SpecInput, build_spec
+from pouch.oci import SpecInput, build_spec, hostopts
 from pouch.oci.spec import SpecError, capabilities, parse_bind
 from pouch.oci.users import UnknownUser, resolve_user
 from pouch.types import CreateRequest, HostSettings
@@ -91,6 +91,21 @@ def test_binds() -> None:
     for bad in ("vol:/b", "/a", "/a:b", "/a:/b:xx"):
         with pytest.raises(SpecError):
             parse_bind(bad)
+
+
+def test_group_add_takes_names_from_the_image_and_numbers(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "group").write_text("root:x:0:\nstaff:x:50:web\n")
+    body = {"HostConfig": {"GroupAdd": ["staff", "123", "50"]}}
+    spec = spec_for(body, rootfs_dirs=[tmp_path])
+    assert spec["process"]["user"]["additionalGids"] == [50, 123]
+    # At create time there is no rootfs: names are only checked for form.
+    hostopts.check(HostSettings.model_validate({"GroupAdd": ["staff"]}))
+    with pytest.raises(SpecError, match="Unable to find group video: no matching"):
+        spec_for({"HostConfig": {"GroupAdd": ["video"]}}, rootfs_dirs=[tmp_path])
+    with pytest.raises(hostopts.HostOptionError, match="invalid group 'a:b'"):
+        hostopts.check(HostSettings.model_validate({"GroupAdd": ["a:b"]}))
 
 
 def test_users_resolve_from_the_rootfs(tmp_path: Path) -> None:

@@ -12,8 +12,10 @@ import os
 import re
 import shutil
 import stat
+from pathlib import Path
 from typing import Any
 
+from pouch.oci.users import UnknownUser, resolve_group
 from pouch.types import HostSettings
 
 _CPU_PERIOD = 100_000
@@ -31,7 +33,8 @@ class HostOptionError(ValueError):
 
 def check(host: HostSettings) -> None:
     """The same rules at create time, against an empty spec, so a bad option is
-    refused before the container exists."""
+    refused before the container exists. Group names wait for the start, which has
+    the image's /etc/group."""
     skeleton: dict[str, Any] = {
         "process": {"args": [], "user": {"additionalGids": []}},
         "mounts": [],
@@ -40,7 +43,11 @@ def check(host: HostSettings) -> None:
     apply(skeleton, host)
 
 
-def apply(spec: dict[str, Any], host: HostSettings) -> dict[str, Any]:
+def apply(
+    spec: dict[str, Any], host: HostSettings, rootfs_dirs: list[Path] | None = None
+) -> dict[str, Any]:
+    """The host options on ``spec``; ``rootfs_dirs`` (the image's layers, topmost
+    first) resolve group names, and without them names are only checked for form."""
     _ulimits(spec, host)
     _shm_size(spec, host)
     _tmpfs(spec, host)
@@ -48,7 +55,7 @@ def apply(spec: dict[str, Any], host: HostSettings) -> dict[str, Any]:
     _devices(spec, host)
     _cpus(spec, host)
     _memory_flags(spec, host)
-    _group_add(spec, host)
+    _group_add(spec, host, rootfs_dirs)
     _init(spec, host)
     return spec
 
@@ -174,15 +181,22 @@ def _memory_flags(spec: dict[str, Any], host: HostSettings) -> None:
         spec["linux"]["resources"].setdefault("memory", {})["disableOOMKiller"] = True
 
 
-def _group_add(spec: dict[str, Any], host: HostSettings) -> None:
+def _group_add(
+    spec: dict[str, Any], host: HostSettings, rootfs_dirs: list[Path] | None
+) -> None:
     extra = spec["process"]["user"].setdefault("additionalGids", [])
     for group in host.GroupAdd or []:
-        if not str(group).isdigit():
-            raise HostOptionError(
-                f"invalid group {group!r}: give a numeric group id"
-            )  # TODO(#5): resolve names through the image's /etc/group
-        if int(group) not in extra:
-            extra.append(int(group))
+        name = str(group)
+        if not name or ":" in name or "\n" in name:
+            raise HostOptionError(f"invalid group {name!r}: give a group name or id")
+        if rootfs_dirs is None:
+            continue
+        try:
+            gid = resolve_group(name, rootfs_dirs)
+        except UnknownUser as exc:
+            raise HostOptionError(str(exc)) from exc
+        if gid not in extra:
+            extra.append(gid)
 
 
 def _init(spec: dict[str, Any], host: HostSettings) -> None:

@@ -49,7 +49,7 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
     from pouch.oci import hostopts
 
     try:
-        return hostopts.apply(_base_spec(inp), inp.host_config)
+        return hostopts.apply(_base_spec(inp), inp.host_config, inp.rootfs_dirs)
     except hostopts.HostOptionError as exc:
         raise SpecError(str(exc)) from exc
 

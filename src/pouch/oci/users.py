@@ -50,6 +50,18 @@ def resolve_user(user: str, rootfs_dirs: list[Path]) -> tuple[int, int, list[int
     return uid, gid, extra
 
 
+def resolve_group(group: str, rootfs_dirs: list[Path]) -> int:
+    """The gid of a group name or number, as the image's /etc/group has it."""
+    entry = _find(_table(rootfs_dirs, "etc/group"), group)
+    if entry is not None:
+        return int(entry[2])
+    if group.isdigit():
+        return int(group)
+    raise UnknownUser(
+        f"Unable to find group {group}: no matching entries in group file"
+    )
+
+
 def _table(rootfs_dirs: list[Path], rel: str) -> list[list[str]]:
     for directory in rootfs_dirs:
         path = directory / rel

@@ -96,6 +96,25 @@ def test_events_since_until_and_filters(daemon: Pouchd) -> None:
     )  # noqa: E501
 
 
+def test_sizes_of_the_writable_layer(daemon: Pouchd) -> None:
+    """``?size=1`` and system df count what the container wrote (the snapshotter's
+    usage of its upper directory), and add the image's size for SizeRootFs."""
+    image_size = daemon.api("GET", "/images/busybox/json")["Size"]
+    wrote = daemon.run(["dd", "if=/dev/zero", "of=/blob", "bs=1024", "count=2048"])
+    daemon.wait(wrote)
+    fresh = daemon.create(["true"])
+    listed = {c["Id"]: c for c in daemon.api("GET", "/containers/json", all=1, size=1)}
+    assert 2 * 1024 * 1024 <= listed[wrote]["SizeRw"] < 3 * 1024 * 1024
+    assert listed[wrote]["SizeRootFs"] == listed[wrote]["SizeRw"] + image_size
+    assert (listed[fresh]["SizeRw"], listed[fresh]["SizeRootFs"]) == (0, image_size)
+    plain = daemon.api("GET", "/containers/json", all=1)
+    assert all("SizeRw" not in c for c in plain)
+    df = {c["Id"]: c for c in daemon.api("GET", "/system/df")["Containers"]}
+    assert df[wrote]["SizeRw"] == listed[wrote]["SizeRw"]
+    for cid in (wrote, fresh):
+        daemon.api("DELETE", f"/containers/{cid}")
+
+
 def test_stop_and_restart_events_follow_dockerd(daemon: Pouchd) -> None:
     since = time.time()
     cid = daemon.run(["sleep", "300"], name="ops-events-stop")

@@ -42,9 +42,12 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_(request: web.Request) -> web.Response:
-    containers = _ctx(request).containers.list(
-        all=query_bool(request, "all"), filters=query_filters(request)
-    )
+    manager = _ctx(request).containers
+    all_, filters = query_bool(request, "all"), query_filters(request)
+    if query_bool(request, "size"):
+        containers = await manager.list_with_sizes(all=all_, filters=filters)
+    else:
+        containers = manager.list(all=all_, filters=filters)
     limit = query_int(request, "limit")
     if limit is not None and limit > 0:
         containers = containers[:limit]

@@ -154,16 +154,13 @@ async def disk_usage(request: web.Request) -> web.Response:
     """GET /system/df: images with their sizes, containers; no volumes here."""
     ctx: ApiContext = request.app["ctx"]
     images = await ctx.containers.images.list()
-    containers = ctx.containers.list(all=True)
+    containers = await ctx.containers.list_with_sizes(all=True)
     users: dict[str, int] = {}
     for c in containers:
         users[c["ImageID"]] = users.get(c["ImageID"], 0) + 1
     for image in images:
         image["Containers"] = users.get(image["Id"], 0)
         image.setdefault("SharedSize", 0)
-    for c in containers:
-        c.setdefault("SizeRw", 0)  # TODO(#5): the snapshotter's Usage of each layer
-        c.setdefault("SizeRootFs", 0)
     return json_response({
         "LayersSize": sum(int(i.get("Size", 0)) for i in images),
         "Images": images,

@@ -178,6 +178,18 @@ class Containerd:
             )
         return [_mount(m) for m in resp.mounts]
 
+    async def rootfs_mounts(self, key: str) -> list[Mount] | None:
+        """The mounts of the existing snapshot ``key``; None if there is none."""
+        try:
+            resp = await self._conn.call(
+                f"rootfs mounts {key}",
+                self._stubs.snapshots.Mounts,
+                snapshots_pb2.MountsRequest(snapshotter=SNAPSHOTTER, key=key),
+            )
+        except ContainerdNotFound:
+            return None
+        return [_mount(m) for m in resp.mounts]
+
     async def remove_rootfs(self, key: str) -> None:
         try:
             await self._conn.call(

@@ -21,6 +21,7 @@ the watcher (which takes the lock) can always finish.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import logging
@@ -857,6 +858,33 @@ class ContainerManager:
         chosen.sort(key=lambda c: c.created, reverse=True)
         return [list_entry(c) for c in chosen]
 
+    async def sizes(self, container: Container) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs) as dockerd gives them: the bytes the container has
+        written, and those plus its image's."""
+        try:
+            mounts = await self.runtime.rootfs_mounts(container.id)
+        except ContainerdError as exc:
+            log.warning("container %s: no size: %s", container.id, exc)
+            mounts = None
+        dirs = _rootfs_dirs(mounts or [])
+        written = await asyncio.to_thread(_bytes_in, dirs[0]) if dirs else 0
+        try:
+            image = await self.images.resolve(container.image_id)
+        except PouchError:
+            return written, written
+        return written, written + int(image.size)
+
+    async def list_with_sizes(
+        self, all: bool = False, filters: dict[str, builtins.list[str]] | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """``list`` with SizeRw and SizeRootFs in each entry (``?size=1``)."""
+        entries = self.list(all, filters)
+        for entry in entries:
+            with contextlib.suppress(NotFound):
+                container = self.get(entry["Id"])
+                entry["SizeRw"], entry["SizeRootFs"] = await self.sizes(container)
+        return entries
+
     def logs(
         self,
         ref: str,
@@ -1063,6 +1091,21 @@ def _endpoint_info(name: str, network: Any, endpoint: Any) -> EndpointInfo:
         disable_resolver=endpoint.disable_resolver,
         generic_params=dict(endpoint.generic_params or {}),
     )
+
+
+def _bytes_in(upper: Path) -> int:
+    """The bytes of the files under a writable layer, each inode once, directories
+    not counted, as dockerd sizes a container's layer."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for root, _, files in os.walk(upper):
+        for name in files:
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(root, name))
+                if (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += info.st_size
+    return total
 
 
 def _rootfs_dirs(mounts: list[Any]) -> list[Path]:

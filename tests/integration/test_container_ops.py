@@ -130,6 +130,20 @@ def test_stop_and_restart_events_follow_dockerd(daemon: Pouchd) -> None:
     assert actions[-1] == ("destroy", None)
 
 
+def test_exec_events(daemon: Pouchd) -> None:
+    since = time.time()
+    cid = daemon.run(["sleep", "300"], name="ops-events-exec")
+    assert _pouch(daemon, "exec", cid, "sh", "-c", "exit 3").returncode == 3
+    daemon.api("DELETE", f"/containers/{cid}", force=1)
+    seen = _events(daemon, since, container=[cid], event=["exec_create",
+                   "exec_start", "exec_die"])  # fmt: skip
+    command = "sh -c exit 3"
+    assert [e["Action"] for e in seen] == [
+        f"exec_create: {command}", f"exec_start: {command}", "exec_die"]  # fmt: skip
+    assert len({e["Actor"]["Attributes"]["execID"] for e in seen}) == 1
+    assert seen[-1]["Actor"]["Attributes"]["exitCode"] == "3"
+
+
 def _events(daemon: Pouchd, since: float, **filters: list[str]) -> list[dict]:  # type: ignore[type-arg]
     query = {"since": f"{since:.3f}", "until": f"{time.time() + 0.1:.3f}",
              "filters": json.dumps(filters)}  # fmt: skip

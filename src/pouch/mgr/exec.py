@@ -111,7 +111,14 @@ class ExecManager:
             )  # noqa: E501
         record = ExecRecord(id=names.new_id(), container_id=container.id, config=config)
         self._execs[record.id] = record
+        self._emit(record, "exec_create: " + " ".join(config.Cmd))
         return record
+
+    def _emit(self, record: ExecRecord, action: str, **extra: str) -> None:
+        """A container event about one of its execs, as dockerd names them."""
+        with contextlib.suppress(NotFound):
+            container = self.containers.get(record.container_id)
+            self.containers.emit(container, action, execID=record.id, **extra)
 
     def get(self, exec_id: str) -> ExecRecord:
         record = self._execs.get(exec_id)
@@ -172,6 +179,7 @@ class ExecManager:
                 await self.runtime.delete_process(cid, eid)
             raise _exec_error(record, exc) from exc
         record.running = True
+        self._emit(record, "exec_start: " + " ".join(record.config.Cmd or []))
         asyncio.create_task(self._on_exit(record, waiter))
         log.info("exec %s in container %s started, pid %d", eid[:12], cid, record.pid)
 
@@ -186,6 +194,7 @@ class ExecManager:
         record.exit_code = code
         record.running = False
         record.exited.set()
+        self._emit(record, "exec_die", exitCode=str(code))
 
     def _open_io(self, record: ExecRecord) -> ExecIO:
         directory = self.containers.paths.container_dir(record.container_id)

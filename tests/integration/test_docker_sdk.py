@@ -174,7 +174,7 @@ def test_events(client: Any) -> None:
 
     reader = threading.Thread(target=collect, daemon=True)
     reader.start()
-    time.sleep(0.5)
+    # No pause: the daemon subscribes the stream before its headers go out.
     client.containers.run("busybox", "true", name="sdk-events", remove=True)
     reader.join(timeout=20)
     stream.close()

@@ -66,8 +66,12 @@ def test_stop_within_timeout_kills_a_shell_that_ignores_sigterm(daemon: Pouchd) 
 
 
 def test_stop_of_a_process_that_honours_sigterm(daemon: Pouchd) -> None:
-    cid = daemon.run(["sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"])
-    time.sleep(0.3)
+    script = "trap 'exit 7' TERM; echo trapped; while true; do sleep 0.1; done"
+    cid = daemon.run(["sh", "-c", script])
+    deadline = time.monotonic() + 20
+    while b"trapped" not in daemon.logs(cid):  # the trap is set: SIGTERM is handled
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
     daemon.api("POST", f"/containers/{cid}/stop", t=10)
     assert daemon.inspect(cid)["State"]["ExitCode"] == 7
     daemon.api("DELETE", f"/containers/{cid}")

@@ -139,7 +139,11 @@ def test_poststop_does_not_run_on_a_restart_policy_restart(
     while len(ids_in(starts)) < 3 or d.inspect(cid)["State"]["Status"] != "exited":
         assert time.monotonic() < deadline, "the policy did not restart it twice"
         time.sleep(0.1)
-    time.sleep(0.5)  # the final exit's hooks run right after it is recorded
+    # The final exit's hooks run right after it is recorded.
+    while not ids_in(poststop):
+        assert time.monotonic() < deadline, "no poststop hook at the final exit"
+        time.sleep(0.05)
+    time.sleep(0.3)  # nothing more comes
     assert ids_in(starts) == [cid] * 3  # the first start and two restarts
     assert ids_in(poststop) == [cid]  # once, at the final exit
     d.api("DELETE", f"/containers/{cid}")

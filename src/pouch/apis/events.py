@@ -24,11 +24,17 @@ async def events(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter(f"invalid filter '{unknown[0]}'")
     since = parse_time(request.query.get("since"), "since")
     until = parse_time(request.query.get("until"), "until")
-    response = web.StreamResponse(headers={"Content-Type": "application/json"})
-    await response.prepare(request)
-    with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-        async for event in ctx.containers.events.stream(since, until):
-            if event.matches(filters):
-                await response.write(json.dumps(event.to_api()).encode() + b"\n")
-        await response.write_eof()
+    # Subscribed before the headers go out: a client that acts as soon as it has
+    # them sees the events of what it did.
+    subscription = ctx.containers.events.subscribe(since, until)
+    try:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            async for event in subscription.events():
+                if event.matches(filters):
+                    await response.write(json.dumps(event.to_api()).encode() + b"\n")
+            await response.write_eof()
+    finally:
+        subscription.close()
     return response

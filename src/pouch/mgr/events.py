@@ -89,32 +89,53 @@ class EventBus:
         for queue in self._subscribers:
             queue.put_nowait(event)
 
-    async def stream(
-        self, since_ns: int | None, until_ns: int | None
-    ) -> AsyncIterator[Event]:
-        """Past events from ``since`` on, then live ones until ``until`` passes."""
+    def subscribe(self, since_ns: int | None, until_ns: int | None) -> Subscription:
+        """Live events are kept for the subscriber from this call on, so nothing
+        emitted between a client's request and its first read is lost."""
         queue: asyncio.Queue[Event] = asyncio.Queue()
         self._subscribers.add(queue)
+        past = [
+            event
+            for event in self._history
+            if since_ns is not None
+            and event.time_ns >= since_ns
+            and (until_ns is None or event.time_ns <= until_ns)
+        ]
+        return Subscription(self, queue, past, until_ns)
+
+
+class Subscription:
+    """Past events from ``since`` on, then live ones until ``until`` passes."""
+
+    def __init__(
+        self,
+        bus: EventBus,
+        queue: asyncio.Queue[Event],
+        past: list[Event],
+        until_ns: int | None,
+    ) -> None:
+        self._bus, self._queue, self._past, self._until = bus, queue, past, until_ns
+
+    def close(self) -> None:
+        self._bus._subscribers.discard(self._queue)
+
+    async def events(self) -> AsyncIterator[Event]:
         try:
-            if since_ns is not None:
-                for event in list(self._history):
-                    if event.time_ns >= since_ns and (
-                        until_ns is None or event.time_ns <= until_ns
-                    ):
-                        yield event
+            for event in self._past:
+                yield event
             while True:
                 timeout = None
-                if until_ns is not None:
-                    timeout = (until_ns - time.time_ns()) / 1e9
+                if self._until is not None:
+                    timeout = (self._until - time.time_ns()) / 1e9
                     if timeout <= 0:
                         return
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout)
+                    event = await asyncio.wait_for(self._queue.get(), timeout)
                 except TimeoutError:
                     return
                 yield event
         finally:
-            self._subscribers.discard(queue)
+            self.close()
 
 
 def parse_time(text: str | None, name: str) -> int | None:

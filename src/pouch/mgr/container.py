@@ -675,6 +675,9 @@ class ContainerManager:
 
     async def _cleanup_exit(self, container: Container, code: int) -> None:
         await self._delete_task(container.id)
+        if container.request.OpenStdin and not container.request.Tty:
+            # The shim waits for its own log program at the delete; this one is ours.
+            await stdio.wait_fifo_logger(self.paths.container_dir(container.id))
         await self._delete_ctrd_container(container.id)
         await self._release_network(container)
         container.state = State(

@@ -19,7 +19,9 @@ import contextlib
 import os
 from pathlib import Path
 
-_pending: set[asyncio.Task[int]] = set()
+# The running log programs this daemon started, by container directory.
+_running: dict[Path, asyncio.Task[int]] = {}
+_PID_FILE = "logger.pid"
 
 # $0 is the pouchd executable; $1 the log; $2 and $3 the FIFOs. The descriptors are
 # those the log program reads (see pouch.ctrd.logwriter); fd 5 stands in for the
@@ -46,11 +48,44 @@ async def start_fifo_logger(
         stderr=asyncio.subprocess.DEVNULL,
         start_new_session=True,
     )  # fmt: skip
-    # Reap it when it ends, while this daemon runs; after that, init does.
+    # Reap it when it ends, while this daemon runs; after that, init does. Its pid is
+    # kept so that a later daemon can still wait for it.
     task = asyncio.create_task(proc.wait())
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    _running[directory] = task
+    task.add_done_callback(lambda _: _running.pop(directory, None))
+    (directory / _PID_FILE).write_text(str(proc.pid))
     return fifos[0], fifos[1]
+
+
+async def wait_fifo_logger(directory: Path, timeout: float = 10.0) -> None:
+    """Waits until the log program has written the last output and ended: after the
+    task is deleted the shim has closed the FIFOs, and the program drains them. An
+    exit recorded before that would end a followed log before its last lines."""
+    pid_file = directory / _PID_FILE
+    task = _running.get(directory)
+    try:
+        if task is not None:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        elif pid_file.exists():
+            await _wait_gone(int(pid_file.read_text() or 0), timeout)
+    except (TimeoutError, ValueError, OSError):
+        pass
+    pid_file.unlink(missing_ok=True)
+
+
+async def _wait_gone(pid: int, timeout: float) -> None:
+    """A log program started by an earlier daemon: not our child, so poll."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while pid > 0 and _is_log_program(pid) and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+
+
+def _is_log_program(pid: int) -> bool:
+    try:
+        return b"json-file" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 async def release_fifo_logger(directory: Path) -> None:

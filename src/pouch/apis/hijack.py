@@ -65,6 +65,10 @@ class Hijacked(asyncio.Protocol):
         if not self.transport.is_closing():
             self.transport.write(data)
 
+    async def send(self, data: bytes) -> None:
+        """``write`` under the name the attach session uses for every peer."""
+        self.write(data)
+
     def close(self) -> None:
         if not self.transport.is_closing():
             self.transport.close()

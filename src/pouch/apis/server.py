@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from pouch.apis import containers, images, metrics, networks, plugins, system
+from pouch.apis import attach, containers, images, metrics, networks, plugins, system
 from pouch.apis.context import ApiContext
 from pouch.apis.wire import errors_middleware
 
@@ -38,6 +38,7 @@ def build_app(ctx: ApiContext) -> web.Application:
         ("GET", "/version", system.version),
         ("GET", "/info", system.info),
         *containers.routes(),
+        ("GET", "/containers/{id}/attach/ws", attach.attach_ws),
         *images.routes(),
         *networks.routes(),
         *plugins.routes(),

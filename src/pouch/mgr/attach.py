@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pouch.ctrd.errors import ContainerdError
-from pouch.errors import InvalidParameter
+from pouch.errors import Conflict, InvalidParameter
 from pouch.mgr.container import ContainerManager
 from pouch.mgr.records import Container, Status
 
@@ -90,6 +90,7 @@ def open_session(
 ) -> AttachSession:
     """Looks the container up and opens its streams; raises before any upgrade."""
     container = manager.get(ref)
+    _check_attachable(container)
     output = None
     if opts.stdout or opts.stderr:
         _, output = manager.logs(
@@ -106,6 +107,20 @@ def open_session(
     if opts.stdin and opts.stream and container.request.OpenStdin:
         stdin_fd = _open_stdin(manager, container)
     return AttachSession(container, output, stdin_fd)
+
+
+def _check_attachable(container: Container) -> None:
+    """A paused or restarting container has no session to join, as in dockerd."""
+    status = container.state.status
+    if status == Status.PAUSED:
+        raise Conflict(
+            f"Container {container.id} is paused, unpause the container before attach"
+        )
+    if status == Status.RESTARTING:
+        raise Conflict(
+            f"Container {container.id} is restarting, wait until the container is "
+            "running"
+        )
 
 
 def _open_stdin(manager: ContainerManager, container: Container) -> int:

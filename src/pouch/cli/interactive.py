@@ -26,25 +26,17 @@ if TYPE_CHECKING:
     from pouch.client import Client
     from pouch.client.upgrade import Upgraded
 
-DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 _READ = 32 * 1024
 
 
 def detach_sequence(spec: str | None) -> bytes:
     """``ctrl-p,ctrl-q`` or ``a,ctrl-@`` as the bytes a terminal sends."""
-    keys = bytearray()
-    for part in (spec or DEFAULT_DETACH_KEYS).split(","):
-        part = part.strip()
-        if len(part) == 1:
-            keys.append(ord(part))
-        elif part.lower().startswith("ctrl-") and len(part) == 6:
-            code = ord(part[5].upper()) - 64
-            if not 0 <= code < 32:
-                raise Failure(f"Invalid detach keys ({spec}): bad key {part}")
-            keys.append(code)
-        else:
-            raise Failure(f"Invalid detach keys ({spec}): expected keys like ctrl-p")
-    return bytes(keys)
+    from pouch.detachkeys import DetachKeysError, parse_detach_keys
+
+    try:
+        return parse_detach_keys(spec)
+    except DetachKeysError as exc:
+        raise Failure(str(exc)) from exc
 
 
 class DetachWatch:

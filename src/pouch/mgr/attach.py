@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from pouch import detachkeys
 from pouch.ctrd.errors import ContainerdError
 from pouch.errors import Conflict, InvalidParameter
 from pouch.mgr.container import ContainerManager
@@ -29,7 +30,6 @@ from pouch.mgr.records import Container, Status
 
 log = logging.getLogger("pouch.container")
 
-DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
 # How long the shim may take to open its end of the FIFO after the task starts.
 _SHIM_OPEN_GRACE = 0.2
 _STATE_POLL = 0.05
@@ -65,24 +65,11 @@ class AttachSession:
 
 
 def parse_detach_keys(text: str | None) -> bytes:
-    """``ctrl-p,ctrl-q`` or ``a,ctrl-@`` as the bytes a terminal sends."""
-    spec = text if text else DEFAULT_DETACH_KEYS
-    keys = bytearray()
-    for part in spec.split(","):
-        part = part.strip()
-        if len(part) == 1:
-            keys.append(ord(part))
-        elif part.lower().startswith("ctrl-") and len(part) == 6:
-            code = ord(part[5].upper()) - 64
-            if not 0 <= code < 32:
-                raise InvalidParameter(f"Invalid detach keys ({spec}): bad key {part}")
-            keys.append(code)
-        else:
-            raise InvalidParameter(
-                f"Invalid detach keys ({spec}): expected keys like ctrl-p or a, "
-                "separated by commas"
-            )
-    return bytes(keys)
+    """The detach sequence a request asks for; 400 if it names no key."""
+    try:
+        return detachkeys.parse_detach_keys(text)
+    except detachkeys.DetachKeysError as exc:
+        raise InvalidParameter(str(exc)) from exc
 
 
 def open_session(
@@ -184,7 +171,7 @@ async def _until_started(manager: ContainerManager, cid: str) -> None:
         if status != Status.CREATED:
             break
         await asyncio.sleep(_STATE_POLL)
-    # TODO(#5): ask the shim whether it opened the FIFO instead of waiting a moment.
+    # The shim gives no sign that it has opened the FIFO: a short grace stands in.
     await asyncio.sleep(_SHIM_OPEN_GRACE)
 
 

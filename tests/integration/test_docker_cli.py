@@ -126,6 +126,26 @@ def test_load_tag_rmi(docker: Docker) -> None:
     assert "No such image: cli-test/busybox:v1" in missing.stderr
 
 
+def test_untagged_images_show_none(docker: Docker, tmp_path: Path) -> None:
+    from tests.support.images import busybox_parts, image_archive, layer_tar
+
+    (tmp_path / "rootfs.tar").write_bytes(busybox_parts()[1])
+    imported = docker.ok("import", str(tmp_path / "rootfs.tar")).strip()
+    assert imported.startswith("sha256:")
+    rows = [line.split()[:3] for line in docker.ok("images").splitlines()]
+    assert ["<none>", "<none>", imported[7:19]] in rows
+    image_archive(tmp_path / "unnamed.tar", None, [layer_tar({"cli": b"1"})])
+    loaded = docker.ok("load", "-i", str(tmp_path / "unnamed.tar")).strip()
+    assert loaded.startswith("Loaded image ID: sha256:")
+    loaded = loaded.rsplit(" ", 1)[-1]
+    dangling = docker.ok("images", "-q", "--filter", "dangling=true").split()
+    assert sorted(dangling) == sorted([imported[7:19], loaded[7:19]])
+
+    pruned = docker.ok("image", "prune", "-f")
+    assert f"deleted: {imported}" in pruned and f"deleted: {loaded}" in pruned
+    assert docker.ok("images", "-q", "--filter", "dangling=true") == ""
+
+
 def test_pull_from_local_registry(docker: Docker, tmp_path: Path) -> None:
     if not Path(REGISTRY_BIN).exists():
         pytest.skip("docker-registry is not installed")

@@ -61,6 +61,21 @@ def test_images_pull(client: Any, tmp_path: Path) -> None:
         registry.stop()
 
 
+def test_unnamed_image_load_list_prune(client: Any, tmp_path: Path) -> None:
+    from tests.support.images import image_archive, layer_tar
+
+    image_archive(tmp_path / "unnamed.tar", None, [layer_tar({"sdk": b"1"})])
+    (image,) = client.images.load((tmp_path / "unnamed.tar").read_bytes())
+    assert image.id.startswith("sha256:") and image.tags == []
+    dangling = client.images.list(filters={"dangling": True})
+    assert [i.id for i in dangling] == [image.id]
+    assert client.images.get(image.short_id).id == image.id
+    pruned = client.images.prune()
+    assert pruned["ImagesDeleted"] == [{"Deleted": image.id}]
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get(image.id)
+
+
 def test_run_output_and_exit(client: Any) -> None:
     out = client.containers.run("busybox", ["sh", "-c", "echo hi; echo err >&2"],
                                 remove=True)  # fmt: skip

@@ -149,11 +149,17 @@ def test_rmi_of_an_image_in_use_is_409_unless_forced(
 ) -> None:
     image_archive(tmp_path / "u.tar", "inuse/img:v1", unique_layers(1, 1000))
     _load(daemon, (tmp_path / "u.tar").read_bytes())
+    image_id = daemon.api("GET", "/images/inuse/img:v1/json")["Id"]
     cid = daemon.create(["true"], Image="inuse/img:v1")
     status, body = daemon.status_of("DELETE", "/images/inuse/img:v1")
     assert status == 409 and "must force" in body["message"]
-    daemon.api("DELETE", "/images/inuse/img:v1", force=1)
+    # Forced, the name goes; the image stays (dangling) while the container does.
+    assert daemon.api("DELETE", "/images/inuse/img:v1", force=1) == [
+        {"Untagged": "inuse/img:v1"}
+    ]
+    assert daemon.api("GET", f"/images/{image_id}/json")["RepoTags"] == []
     daemon.api("DELETE", f"/containers/{cid}")
+    assert daemon.api("DELETE", f"/images/{image_id}") == [{"Deleted": image_id}]
 
 
 def test_cli_tag_save_load_import_history_images(

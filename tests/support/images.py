@@ -53,9 +53,16 @@ def busybox_parts() -> tuple[dict[str, Any], bytes]:
     return config, layer
 
 
-def image_archive(out: Path, name: str, layers: list[bytes]) -> dict[str, Any]:
-    """A docker-archive of busybox with ``layers`` on top; returns its config."""
+def image_archive(
+    out: Path,
+    name: str | None,
+    layers: list[bytes],
+    run_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A docker-archive of busybox with ``layers`` on top, named ``name`` (no name
+    if None), ``run_config`` over its Config; returns its config."""
     config, base = busybox_parts()
+    config["config"] = {**(config.get("config") or {}), **(run_config or {})}
     all_layers = [base, *layers]
     config["rootfs"]["diff_ids"] = [digest(layer) for layer in all_layers]
     config["history"] = [
@@ -69,7 +76,8 @@ def image_archive(out: Path, name: str, layers: list[bytes]) -> dict[str, Any]:
         for i, layer in enumerate(all_layers):
             paths.append(f"l{i}/layer.tar")
             _add(tar, paths[-1], layer)
-        entry = {"Config": "config.json", "RepoTags": [name], "Layers": paths}
+        tags = [name] if name else []
+        entry = {"Config": "config.json", "RepoTags": tags, "Layers": paths}
         _add(tar, "manifest.json", json.dumps([entry]).encode())
     return config
 

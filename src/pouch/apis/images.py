@@ -38,7 +38,27 @@ def _images(request: web.Request) -> ImageManager:
 
 
 async def list_(request: web.Request) -> web.Response:
-    return json_response(await _images(request).list(query_filters(request)))
+    images = await _images(request).list(query_filters(request))
+    if _older_than(request, (1, 43)):
+        for image in images:
+            _show_none(image)
+    return json_response(images)
+
+
+def _older_than(request: web.Request, version: tuple[int, int]) -> bool:
+    """The client asked for an API version before ``version`` in the path."""
+    wanted = request.match_info.get("version")
+    if not wanted:
+        return False
+    major, _, minor = wanted.partition(".")
+    return (int(major), int(minor)) < version
+
+
+def _show_none(image: dict[str, Any]) -> None:
+    """Before API 1.43 an image with neither tag nor digest lists placeholders."""
+    if not image["RepoTags"] and not image["RepoDigests"]:
+        image["RepoTags"] = ["<none>:<none>"]
+        image["RepoDigests"] = ["<none>@<none>"]
 
 
 async def inspect(request: web.Request) -> web.Response:

@@ -5,6 +5,13 @@ the labels that make containerd's collector keep them, unpacks each layer into a
 overlayfs snapshot named by its chain id, and only then creates the image records,
 so that a record never names an image that cannot run. Everything happens under one
 lease, which ends with the import.
+
+containerd keeps an image only while a record names it, but Docker keeps images
+that have no name ("dangling" ones): an unnamed image in an archive, or the image a
+tag moved away from. Such an image gets a record named ``pouch-dangling@<image id>``,
+which no reference can be (a reference's record name always has a domain and a
+path), so it never collides with a user's name. It goes as soon as the image gets
+a name again.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -51,6 +58,22 @@ log = logging.getLogger("pouch.ctrd.image")
 _CHUNK = 1024 * 1024
 _IMPORT_LEASE = timedelta(hours=1)
 
+DANGLING_PREFIX = "pouch-dangling@"
+
+
+def dangling_name(image_id: str) -> str:
+    """The record name that keeps the image ``image_id`` while it has no name."""
+    return DANGLING_PREFIX + image_id
+
+
+def is_dangling(name: str) -> bool:
+    return name.startswith(DANGLING_PREFIX)
+
+
+def _full_name(name: str) -> str:
+    """A record name as containerd holds it: references in full, dangling as is."""
+    return name if is_dangling(name) else reference.normalize(name)
+
 
 @dataclass(frozen=True)
 class ImageRecord:
@@ -86,7 +109,8 @@ class ImageService:
     # -- import ---------------------------------------------------------------
 
     async def import_archive(self, path: str | Path) -> list[ImageRecord]:
-        """Load a docker-archive or OCI-layout tarball; one record per name."""
+        """Load a docker-archive or OCI-layout tarball; one record per name, and
+        one named by ``dangling_name`` per unnamed image."""
         archive = await _open_archive(path)
         try:
             images = await _list_images(archive)
@@ -113,15 +137,25 @@ class ImageService:
         except LayerEscape as err:
             what = ", ".join(image.names) or image.config.desc.digest
             raise LayerEscape(f"image {what}: {err}") from err
-        if not image.names:
-            log.warning("image %s in archive has no name", image.config.desc.digest)
         target = _descriptor_pb(image.manifest.desc)
+        if not image.names:
+            return [await self._keep_unnamed(target)]
         records = []
         for name in image.names:
             await self._put_record(name, target, {})
             records.append(await self.get(name))
             log.info("imported image %s (%s)", name, image.config.desc.digest)
         return records
+
+    async def _keep_unnamed(self, target: Any) -> ImageRecord:
+        """An unnamed image is kept by a dangling record, unless another record
+        already holds it; either way the answer carries the dangling name."""
+        record = await self._record(images_pb2.Image(target=target))
+        name = dangling_name(record.id)
+        if not any(other.id == record.id for other in await self.list()):
+            await self._write_record(name, target, {})
+            log.info("imported image %s without a name", record.id)
+        return replace(record, name=name)
 
     async def _write_blobs(
         self, archive: Archive, image: ArchiveImage, chains: list[str], lease: str
@@ -236,6 +270,47 @@ class ImageService:
     # -- records --------------------------------------------------------------
 
     async def _put_record(self, name: str, target: Any, labels: dict[str, str]) -> None:
+        """Name ``target`` ``name``. An image the name moves away from, left with no
+        other record, is kept as dangling; the image named loses its dangling record.
+        """
+        if is_dangling(name):
+            await self._write_record(name, target, labels)
+            return
+        image_id = (await self._record(images_pb2.Image(target=target))).id
+        await self._keep_displaced(name, target, image_id)
+        await self._write_record(name, target, labels)
+        try:
+            await self._delete_record(dangling_name(image_id), sync=False)
+        except ContainerdNotFound:
+            pass
+
+    async def _keep_displaced(self, name: str, target: Any, image_id: str) -> None:
+        """Before ``name`` moves to ``target`` (the image ``image_id``): a dangling
+        record for the image it names now, if nothing else would keep that image.
+        It is written first, so the collector never finds that image unrecorded."""
+        try:
+            current = await self._get_pb(name)
+        except ContainerdNotFound:
+            return
+        if current.target.digest == target.digest:
+            return
+        try:
+            old = await self._record(current)
+        except ContainerdError as err:
+            log.warning("image %s moves from an unreadable image: %s", name, err)
+            return
+        if old.id == image_id:
+            return
+        others = [r for r in await self.list() if r.id == old.id and r.name != name]
+        if not others:
+            await self._write_record(
+                dangling_name(old.id), current.target, dict(current.labels)
+            )
+            log.info("image %s lost its name %s: kept as dangling", old.id, name)
+
+    async def _write_record(
+        self, name: str, target: Any, labels: dict[str, str]
+    ) -> None:
         """Create the image record, or point an existing one at the new target."""
         image = images_pb2.Image(name=name, target=target, labels=labels)
         stub = self.conn.stubs.images
@@ -253,14 +328,16 @@ class ImageService:
             )
 
     async def get(self, name: str) -> ImageRecord:
-        """The image record called ``name`` (any reference form)."""
-        full = reference.normalize(name)
+        """The image record called ``name`` (any reference form, or dangling)."""
+        return await self._record(await self._get_pb(_full_name(name)))
+
+    async def _get_pb(self, full: str) -> Any:
         resp = await self.conn.call(
             f"image {full}",
             self.conn.stubs.images.Get,
             images_pb2.GetImageRequest(name=full),
         )
-        return await self._record(resp.image)
+        return resp.image
 
     async def list(self) -> list[ImageRecord]:
         resp = await self.conn.call(
@@ -276,25 +353,26 @@ class ImageService:
 
     async def delete(self, name: str) -> None:
         """Remove the record; containerd collects blobs nothing else refers to."""
-        full = reference.normalize(name)
+        # sync: the collector runs before the answer, so blobs and snapshots no
+        # longer referred to are gone when rmi returns.
+        await self._delete_record(_full_name(name), sync=True)
+
+    async def _delete_record(self, full: str, sync: bool) -> None:
         await self.conn.call(
             f"image delete {full}",
             self.conn.stubs.images.Delete,
-            # sync: the collector runs before the answer, so blobs and snapshots
-            # no longer referred to are gone when rmi returns.
-            images_pb2.DeleteImageRequest(name=full, sync=True),
+            images_pb2.DeleteImageRequest(name=full, sync=sync),
         )
 
     async def tag(self, src: str, new_name: str) -> ImageRecord:
-        """Give the image ``src`` another name (moving the name if it is taken)."""
-        source = reference.normalize(src)
-        full = reference.normalize(new_name)
-        resp = await self.conn.call(
-            f"image {source}",
-            self.conn.stubs.images.Get,
-            images_pb2.GetImageRequest(name=source),
-        )
-        await self._put_record(full, resp.image.target, dict(resp.image.labels))
+        """Give the image ``src`` another name (moving the name if it is taken).
+
+        ``new_name`` may be the image's dangling name: that keeps the image when
+        its last name is about to go.
+        """
+        source = await self._get_pb(_full_name(src))
+        full = _full_name(new_name)
+        await self._put_record(full, source.target, dict(source.labels))
         return await self.get(full)
 
     async def _record(self, image: Any) -> ImageRecord:

@@ -149,7 +149,7 @@ async def layers_view(manager: ContainerManager, ref: str) -> AsyncIterator[Path
     from pouch.mgr.container import _rootfs_dirs
 
     container = manager.get(ref)
-    image = await manager.images.resolve(container.image_ref)
+    image = await manager.images.of_container(container.image_id, container.image_ref)
     runtime: Any = manager.runtime
     mounts = await runtime.prepare_rootfs(container.id, image.chain_id)
     dirs = _rootfs_dirs(mounts)
@@ -178,7 +178,9 @@ async def _root(manager: ContainerManager, container: Any) -> AsyncIterator[Path
         return
     # The lock keeps a start from mounting the same snapshot meanwhile.
     async with manager._lock(container.id):
-        image = await manager.images.resolve(container.image_ref)
+        image = await manager.images.of_container(
+            container.image_id, container.image_ref
+        )
         runtime: Any = manager.runtime
         mounts = await runtime.prepare_rootfs(container.id, image.chain_id)
         with mounted(mounts) as root:

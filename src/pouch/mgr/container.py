@@ -351,7 +351,7 @@ class ContainerManager:
         self, container: Container, undo: contextlib.AsyncExitStack
     ) -> asyncio.Task[Any]:
         """Every step from endpoints to a started task; each pushes its undo."""
-        image = await self.images.resolve(container.image_ref)
+        image = await self.images.of_container(container.image_id, container.image_ref)
         cid = container.id
 
         undo.push_async_callback(self._release_network, container)

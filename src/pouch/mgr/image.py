@@ -2,7 +2,9 @@
 list, inspect, history and remove.
 
 containerd keeps one image record per reference; the Docker API shows one image per
-config digest with all its references as RepoTags. Both views are made here.
+config digest with all its references as RepoTags. Both views are made here. An
+image with no name is kept by a dangling record (see ``pouch.ctrd.images``), which
+shows as an image without RepoTags; an image a container uses always keeps a record.
 Registry traffic is ``pouch.registry``'s; this module turns its errors and
 containerd's into the API's.
 """
@@ -22,6 +24,7 @@ import aiohttp
 
 from pouch.ctrd import reference
 from pouch.ctrd.errors import ContainerdError, ContainerdNotFound
+from pouch.ctrd.images import DANGLING_PREFIX, dangling_name, is_dangling
 from pouch.ctrd.layercheck import LayerEscape
 from pouch.errors import (
     Conflict,
@@ -60,10 +63,7 @@ class ImageManager:
 
     async def resolve(self, name: str) -> Any:
         """The image record for a reference, an id or a short id; 404 otherwise."""
-        try:
-            ref = reference.normalize(name)
-        except ValueError:
-            ref = ""
+        ref = _full_or_empty(name)
         if ref:
             try:
                 return await self.runtime.get_image(ref)
@@ -71,29 +71,39 @@ class ImageManager:
                 pass
             except ContainerdError as exc:
                 raise PouchError(f"looking up image {name}: {exc}") from exc
-        by_id = await self._by_id(name)
+        # A container made from a dangling image names its dangling record, which
+        # goes when the image is tagged; the id in that name still finds it.
+        by_id = await self._by_id(name.removeprefix(DANGLING_PREFIX))
         if by_id:
             return by_id[0]
         raise NotFound(f"No such image: {name}")
 
+    async def of_container(self, image_id: str, image_ref: str) -> Any:
+        """The image a container was made from: its id finds it after its tag moved
+        to another image or went (a dangling record keeps it meanwhile)."""
+        by_id = await self._by_id(image_id)
+        return by_id[0] if by_id else await self.resolve(image_ref)
+
     async def _by_id(self, name: str) -> list[Any]:
+        """The records of the image whose id starts with ``name``, named first."""
         hexpart = name.removeprefix("sha256:")
         if len(hexpart) < 4 or any(c not in "0123456789abcdef" for c in hexpart):
             return []
         images = await self.runtime.list_images()
-        return [i for i in images if i.id.removeprefix("sha256:").startswith(hexpart)]
+        found = [i for i in images if i.id.removeprefix("sha256:").startswith(hexpart)]
+        return sorted(found, key=lambda image: is_dangling(image.name))
 
     async def load(self, archive: Path) -> list[str]:
         """Imports a tarball; returns docker's progress lines for the client."""
         images = await self._import(archive)
         lines = []
         for image in images:
-            if image.name:
+            if not is_dangling(image.name):
                 lines.append(f"Loaded image: {reference.familiar(image.name)}")
             else:
                 lines.append(f"Loaded image ID: {image.id}")
             log.info("image %s loaded as %s", image.id, image.name)
-            self._emit("load", image.id, image.name or image.id)
+            self._emit("load", image.id, image.name)
         return lines
 
     async def _import(self, archive: Path) -> list[Any]:
@@ -192,13 +202,10 @@ class ImageManager:
     async def import_rootfs(
         self, tarball: Path, repo: str, tag: str, message: str, changes: list[str]
     ) -> str:
-        """Make a one-layer image from a rootfs tarball; returns the image id."""
-        if not repo:
-            # TODO(#4): untagged imports need records that are not references.
-            raise InvalidParameter(
-                "import needs a repository name (repo=...): unnamed images are not kept"
-            )
-        full = _normalize(f"{repo}:{tag}" if tag else repo)
+        """Make a one-layer image from a rootfs tarball; returns the image id.
+        Without ``repo`` the image has no name (``tag`` alone is ignored, as
+        dockerd does)."""
+        full = _normalize(f"{repo}:{tag}" if tag else repo) if repo else ""
         archive = tarball.with_suffix(".image.tar")
         try:
             try:
@@ -210,8 +217,9 @@ class ImageManager:
             images = await self._import(archive)
         finally:
             archive.unlink(missing_ok=True)
-        self._emit("import", images[0].id, images[0].name)
-        return str(images[0].id)
+        image = images[0]  # without a name, its dangling record
+        self._emit("import", image.id, image.name)
+        return str(image.id)
 
     async def history(self, name: str) -> list[dict[str, Any]]:
         image = await self.resolve(name)
@@ -227,35 +235,41 @@ class ImageManager:
         return self._details(same or [image])
 
     async def remove(self, name: str, force: bool = False) -> list[dict[str, str]]:
+        """Untag the reference ``name``, or every name of the image ``name`` (an
+        id); the image goes with its last name unless a container uses it. Then
+        ``force`` lets the names go and a dangling record keeps the image."""
         image = await self.resolve(name)
-        siblings = [i for i in await self.runtime.list_images() if i.id == image.id]
-        by_id = image.id.removeprefix("sha256:").startswith(
-            name.removeprefix("sha256:")
-        )
-        targets = siblings if by_id else [image]
-        last = len(targets) == len(siblings)
-        users = self._users_of(image.id)
-        if users and last and not force:
-            raise Conflict(
-                f"conflict: unable to remove repository reference {name!r} "
-                f"(must force) - container {users[0][:12]} is using its "
-                f"referenced image {image.id.removeprefix('sha256:')[:12]}"
-            )
+        records = [i for i in await self.runtime.list_images() if i.id == image.id]
+        named = [r for r in records if not is_dangling(r.name)]
+        by_ref = image.name == _full_or_empty(name)
+        targets = [image] if by_ref else named
+        last = len(targets) == len(named)
+        users = self._users_of(image.id) if last else []
+        if users:
+            _check_forced(name, image.id, users[0], by_ref, force, bool(named))
+            if len(named) == len(records):
+                await self.runtime.tag_image(targets[0].name, dangling_name(image.id))
         answer = []
         for target in targets:
             await self.runtime.delete_image(target.name)
             answer.append({"Untagged": reference.familiar(target.name)})
             log.info("image %s untagged %s", target.id, target.name)
             self._emit("untag", image.id, target.name)
-        if last:
+        if last and not users:
+            for record in records:
+                if is_dangling(record.name):
+                    await self.runtime.delete_image(record.name)
             answer.append({"Deleted": image.id})
+            log.info("image %s deleted", image.id)
             self._emit("delete", image.id, image.id)
         return answer
 
     def _emit(self, action: str, actor: str, name: str) -> None:
         """An image event as dockerd sends it: the actor is the image id, or the
         reference for pull and push; ``name`` the reference in its familiar form."""
-        if name and not name.startswith("sha256:"):
+        if is_dangling(name):
+            name = name.removeprefix(DANGLING_PREFIX)
+        elif name and not name.startswith("sha256:"):
             with contextlib.suppress(ValueError):
                 name = reference.familiar(name)
         self.events.emit("image", action, actor, {"name": name})
@@ -333,10 +347,39 @@ def _digests(records: list[Any]) -> list[str]:
     digests = set()
     for record in records:
         digest = getattr(record, "target_digest", "") or record.manifest_digest
-        if record.name and digest:
+        if record.name and digest and not is_dangling(record.name):
             repo = reference.familiar(record.name).split("@")[0].rsplit(":", 1)[0]
             digests.add(f"{repo}@{digest}")
     return sorted(digests)
+
+
+def _check_forced(
+    name: str, image_id: str, user: str, by_ref: bool, force: bool, named: bool
+) -> None:
+    """dockerd's conflicts for removing an image the container ``user`` uses:
+    forced, the names go; an image with none left cannot go at all."""
+    short_id, short_user = image_id.removeprefix("sha256:")[:12], user[:12]
+    if by_ref and not force:
+        raise Conflict(
+            f'conflict: unable to remove repository reference "{name}" (must force)'
+            f" - container {short_user} is using its referenced image {short_id}"
+        )
+    if not force or not named:
+        how = "must be forced" if not force else "cannot be forced"
+        raise Conflict(
+            f"conflict: unable to delete {short_id} ({how}) - image is being used "
+            f"by container {short_user}"
+        )
+
+
+def _full_or_empty(name: str) -> str:
+    """``name`` in full if it is a reference, else empty (an id, a dangling name)."""
+    if is_dangling(name):
+        return ""
+    try:
+        return reference.normalize(name)
+    except ValueError:
+        return ""
 
 
 def _normalize(name: str) -> str:

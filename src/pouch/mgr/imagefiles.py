@@ -26,7 +26,8 @@ _CHUNK = 1024 * 1024
 def rootfs_archive(
     tarball: Path, out: Path, name: str, message: str, changes: list[str]
 ) -> None:
-    """Write a docker-archive at ``out`` holding ``tarball`` as the one layer."""
+    """Write a docker-archive at ``out`` holding ``tarball`` as the one layer,
+    named ``name`` (no name: an image that loads without one)."""
     diff_id = _copy_uncompressed(tarball, out.with_suffix(".layer"))
     try:
         config = _config(diff_id, message, changes)
@@ -34,7 +35,7 @@ def rootfs_archive(
         manifest = [
             {
                 "Config": "config.json",
-                "RepoTags": [reference.familiar(name)],
+                "RepoTags": [reference.familiar(name)] if name else [],
                 "Layers": ["layer.tar"],
             }
         ]

@@ -119,7 +119,7 @@ async def changes(manager: ContainerManager, ref: str) -> list[dict[str, Any]]:
     from pouch.mgr.container import _rootfs_dirs
 
     container = manager.get(ref)
-    image = await manager.images.resolve(container.image_ref)
+    image = await manager.images.of_container(container.image_id, container.image_ref)
     runtime: Any = manager.runtime
     try:
         mounts = await runtime.prepare_rootfs(container.id, image.chain_id)

@@ -315,3 +315,26 @@ def test_cli_shows_none_as_docker_does(daemon: Pouchd, tmp_path: Path) -> None:
         f"Deleted: {image_id}\nDeleted: {loaded_id}\n"
     )
     assert pouch("images", "-q", "-f", "dangling=true") == ""
+
+
+def test_removing_by_id_an_image_in_several_repositories_must_be_forced(
+    daemon: Pouchd, tmp_path: Path
+) -> None:
+    image = _marker_image(daemon, tmp_path / "r.tar", "dangle/repo-a:v1", "repos")
+    daemon.api("POST", f"/images/{image}/tag", repo="dangle/repo-a", tag="v2")
+    # Two tags of one repository: the id removes both, as dockerd does.
+    removed = daemon.api("DELETE", f"/images/{image}")
+    assert {"Deleted": image} in removed
+    image = _marker_image(daemon, tmp_path / "r.tar", "dangle/repo-a:v1", "repos")
+    daemon.api("POST", f"/images/{image}/tag", repo="dangle/repo-b", tag="v1")
+    status, body = daemon.status_of("DELETE", f"/images/{image}")
+    assert status == 409
+    assert body["message"] == (
+        f"conflict: unable to delete {image[7:19]} (must be forced) - image is "
+        "referenced in multiple repositories"
+    )
+    assert daemon.status_of("GET", "/images/dangle/repo-b:v1/json")[0] == 200
+    removed = daemon.api("DELETE", f"/images/{image}", force=1)
+    assert {"Untagged": "dangle/repo-a:v1"} in removed
+    assert {"Untagged": "dangle/repo-b:v1"} in removed
+    assert {"Deleted": image} in removed

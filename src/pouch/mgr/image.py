@@ -242,6 +242,11 @@ class ImageManager:
         records = [i for i in await self.runtime.list_images() if i.id == image.id]
         named = [r for r in records if not is_dangling(r.name)]
         by_ref = image.name == _full_or_empty(name)
+        if not by_ref and not force and len({_repository(r.name) for r in named}) > 1:
+            raise Conflict(
+                f"conflict: unable to delete {image.id.removeprefix('sha256:')[:12]} "
+                "(must be forced) - image is referenced in multiple repositories"
+            )
         targets = [image] if by_ref else named
         last = len(targets) == len(named)
         users = self._users_of(image.id) if last else []
@@ -443,3 +448,10 @@ def _ref_match(tag: str, pattern: str) -> bool:
     """Docker matches the pattern against ``repo:tag`` and against ``repo``."""
     repo = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
     return fnmatch.fnmatchcase(tag, pattern) or fnmatch.fnmatchcase(repo, pattern)
+
+
+def _repository(name: str) -> str:
+    """``registry/path:tag`` or ``registry/path@digest`` without tag and digest."""
+    name = name.partition("@")[0]
+    head, slash, last = name.rpartition("/")
+    return head + slash + last.partition(":")[0]

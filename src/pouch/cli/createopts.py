@@ -232,7 +232,7 @@ def _more_host_config(options: CreateOptions) -> dict[str, Any]:
         "GroupAdd": list(options.group_add) or None,
         "Ulimits": [_ulimit(v) for v in options.ulimit] or None,
         "Tmpfs": dict(_tmpfs(v) for v in options.tmpfs) or None,
-        "SecurityOpt": list(options.security_opt) or None,
+        "SecurityOpt": _security_opts(options.security_opt) or None,
         "Devices": [_device(v) for v in options.device] or None,
         "CpusetCpus": options.cpuset_cpus or None,
         "OomKillDisable": options.oom_kill_disable or None,
@@ -379,3 +379,22 @@ def _restart_policy(value: str | None) -> dict[str, Any]:
             "a non-negative integer"
         )
     return {"Name": name, "MaximumRetryCount": int(count or 0)}
+
+
+def _security_opts(values: Sequence[str]) -> list[str]:
+    """As the docker CLI does, ``seccomp=<file>`` sends the profile's JSON itself:
+    the file is the client's, not the daemon's."""
+    opts = []
+    for value in values:
+        key, sep, arg = value.partition("=")
+        if key == "seccomp" and sep and arg != "unconfined":
+            try:
+                with open(arg) as f:
+                    arg = f.read()
+            except OSError as exc:
+                raise FlagError(
+                    f"opening seccomp profile ({arg}) failed: {exc.strerror}"
+                ) from exc
+            value = f"seccomp={arg}"
+        opts.append(value)
+    return opts

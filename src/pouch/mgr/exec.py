@@ -223,7 +223,7 @@ class ExecManager:
         if config.User:
             process["user"] = _user(config.User, pid)
         if config.Privileged:
-            caps = sorted(defaults.ALL_CAPABILITIES)
+            caps = defaults.host_capabilities()
             process["capabilities"] = {
                 k: caps for k in ("bounding", "effective", "permitted")
             }  # noqa: E501

@@ -17,32 +17,35 @@ CAPABILITIES = [
     "CAP_AUDIT_WRITE",
 ]
 
-ALL_CAPABILITIES = CAPABILITIES + [
-    "CAP_DAC_READ_SEARCH",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_LEASE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-]
+# Every capability, in the kernel's numbering (the bit in a capability set).
+ALL_CAPABILITIES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
+    "CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
+    "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+]  # fmt: skip
+
+
+def host_capabilities(status: str = "/proc/self/status") -> list[str]:
+    """The capabilities this process may hand on: its bounding set, which is what
+    ``--privileged`` (and ``--cap-add ALL``) can give. A host that runs the daemon
+    with fewer, or a kernel that knows fewer, gives fewer; asking runc for more
+    fails the start."""
+    try:
+        with open(status) as f:
+            line = next(x for x in f if x.startswith("CapBnd:"))
+        bits = int(line.split()[1], 16)
+    except (OSError, StopIteration, ValueError, IndexError):
+        return list(ALL_CAPABILITIES)
+    return [cap for n, cap in enumerate(ALL_CAPABILITIES) if bits >> n & 1]
+
 
 MASKED_PATHS = [
     "/proc/asound",

@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from pouch.oci import seccomp
 from pouch.oci.users import UnknownUser, resolve_group
 from pouch.types import HostSettings
 
@@ -101,19 +102,33 @@ def _tmpfs(spec: dict[str, Any], host: HostSettings) -> None:
 
 
 def _security_opts(spec: dict[str, Any], host: HostSettings) -> None:
+    profile: dict[str, Any] | None = None
+    confined = not host.Privileged  # docker runs privileged containers unfiltered
     for opt in host.SecurityOpt or []:
         key, _, value = opt.replace("=", ":", 1).partition(":")
         if key == "no-new-privileges" and value in ("", "true"):
             spec["process"]["noNewPrivileges"] = True
         elif key == "no-new-privileges" and value == "false":
             spec["process"]["noNewPrivileges"] = False
-        elif key in ("seccomp", "apparmor") and value == "unconfined":
-            continue  # neither is applied here, so unconfined is what runs
+        elif key == "seccomp" and value == "unconfined":
+            confined = False
+        elif key == "seccomp" and value:
+            try:
+                profile = seccomp.custom_profile(value)
+            except seccomp.SeccompError as exc:
+                raise HostOptionError(str(exc)) from exc
+        elif key == "apparmor" and value == "unconfined":
+            continue  # no AppArmor profile is applied, so unconfined is what runs
         else:
             raise HostOptionError(
-                f"invalid --security-opt {opt!r}: only no-new-privileges and "
-                "seccomp/apparmor=unconfined are supported"
+                f"invalid --security-opt {opt!r}: supported are no-new-privileges, "
+                "seccomp=unconfined|<profile JSON> and apparmor=unconfined"
             )
+    if profile is not None and not host.Privileged:
+        spec["linux"]["seccomp"] = profile
+    elif confined:
+        held = (spec["process"].get("capabilities") or {}).get("bounding") or []
+        spec["linux"]["seccomp"] = seccomp.default_profile(held)
 
 
 def _devices(spec: dict[str, Any], host: HostSettings) -> None:

@@ -120,12 +120,12 @@ def environment(inp: SpecInput) -> list[str]:
 
 def capabilities(host: HostSettings) -> list[str]:
     if host.Privileged:
-        return list(defaults.ALL_CAPABILITIES)
+        return defaults.host_capabilities()
     caps = list(defaults.CAPABILITIES)
     adds = [_cap_name(c) for c in host.CapAdd or []]
     drops = [_cap_name(c) for c in host.CapDrop or []]
     if "CAP_ALL" in adds:
-        caps = list(defaults.ALL_CAPABILITIES)
+        caps = defaults.host_capabilities()
     caps += [c for c in adds if c != "CAP_ALL" and c not in caps]
     if "CAP_ALL" in drops:
         return [c for c in caps if c in adds]

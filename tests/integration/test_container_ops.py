@@ -100,9 +100,12 @@ def test_sizes_of_the_writable_layer(daemon: Pouchd) -> None:
     """``?size=1`` and system df count what the container wrote (the snapshotter's
     usage of its upper directory), and add the image's size for SizeRootFs."""
     image_size = daemon.api("GET", "/images/busybox/json")["Size"]
-    wrote = daemon.run(["dd", "if=/dev/zero", "of=/blob", "bs=1024", "count=2048"])
+    label = {"Labels": {"ops-sizes": "1"}}
+    wrote = daemon.run(
+        ["dd", "if=/dev/zero", "of=/blob", "bs=1024", "count=2048"], **label
+    )
     daemon.wait(wrote)
-    fresh = daemon.create(["true"])
+    fresh = daemon.create(["true"], **label)
     listed = {c["Id"]: c for c in daemon.api("GET", "/containers/json", all=1, size=1)}
     assert 2 * 1024 * 1024 <= listed[wrote]["SizeRw"] < 3 * 1024 * 1024
     assert listed[wrote]["SizeRootFs"] == listed[wrote]["SizeRw"] + image_size
@@ -111,8 +114,11 @@ def test_sizes_of_the_writable_layer(daemon: Pouchd) -> None:
     assert all("SizeRw" not in c for c in plain)
     df = {c["Id"]: c for c in daemon.api("GET", "/system/df")["Containers"]}
     assert df[wrote]["SizeRw"] == listed[wrote]["SizeRw"]
-    for cid in (wrote, fresh):
-        daemon.api("DELETE", f"/containers/{cid}")
+    # A prune reclaims what they wrote.
+    filters = json.dumps({"label": ["ops-sizes=1"]})
+    pruned = daemon.api("POST", "/containers/prune", filters=filters)
+    assert sorted(pruned["ContainersDeleted"]) == sorted([wrote, fresh])
+    assert pruned["SpaceReclaimed"] == listed[wrote]["SizeRw"]
 
 
 def test_stop_and_restart_events_follow_dockerd(daemon: Pouchd) -> None:

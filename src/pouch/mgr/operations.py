@@ -81,9 +81,10 @@ async def prune(
     for container in manager.all():
         if container.running or not _prune_match(container, filters):
             continue
+        written, _ = await manager.sizes(container)
         await manager.remove(container.id)
         deleted.append(container.id)
-    # TODO(#5): count the writable layers' bytes; the snapshotter's Usage call says.
+        reclaimed += written
     return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
 

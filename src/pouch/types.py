@@ -31,8 +31,46 @@ class PortBinding(_ApiModel):
     HostPort: str = ""
 
 
+class BindSettings(_ApiModel):
+    Propagation: str = ""
+    NonRecursive: bool = False
+    CreateMountpoint: bool = False
+
+
+class VolumeDriverSettings(_ApiModel):
+    Name: str = ""
+    Options: dict[str, str] | None = None
+
+
+class VolumeSettings(_ApiModel):
+    NoCopy: bool = False
+    Labels: dict[str, str] | None = None
+    DriverConfig: VolumeDriverSettings | None = None
+
+
+class TmpfsSettings(_ApiModel):
+    SizeBytes: int = 0
+    Mode: int = 0  # Go's os.FileMode: the permission bits, 0o1777 as 1023
+
+
+class MountSettings(_ApiModel):
+    """One ``HostConfig.Mounts`` entry, as ``docker run --mount`` sends it."""
+
+    Type: str = ""
+    Source: str = ""
+    Target: str = ""
+    ReadOnly: bool = False
+    Consistency: str = ""
+    BindOptions: BindSettings | None = None
+    VolumeOptions: VolumeSettings | None = None
+    TmpfsOptions: TmpfsSettings | None = None
+
+
 class HostSettings(_ApiModel):
     Binds: list[str] | None = None
+    Mounts: list[MountSettings] | None = None
+    VolumeDriver: str = ""
+    VolumesFrom: list[str] | None = None
     NetworkMode: str = ""
     Memory: int = 0
     MemorySwap: int = 0
@@ -92,6 +130,9 @@ class ContainerConfig(_ApiModel):
     StopSignal: str | None = None
     StopTimeout: int | None = None
     ExposedPorts: dict[str, Any] | None = None
+    # Container paths that get an anonymous volume unless a bind or mount covers
+    # them: {"/data": {}}.
+    Volumes: dict[str, Any] | None = None
     MacAddress: str = ""
 
     @field_validator("Cmd", "Entrypoint", mode="before")
@@ -122,3 +163,13 @@ class ExecConfig(_ApiModel):
     Privileged: bool = False
     User: str | None = None
     WorkingDir: str | None = None
+
+
+class VolumeCreateRequest(_ApiModel):
+    """POST /volumes/create's body."""
+
+    # The docker SDK sends null for a name or driver it was not given.
+    Name: str | None = None
+    Driver: str | None = None
+    DriverOpts: dict[str, str] | None = None
+    Labels: dict[str, str] | None = None

@@ -38,8 +38,10 @@ def raw_create(daemon: Pouchd, body: bytes, **query: str) -> tuple[int, dict]:  
          {}, 400, "HostConfig.Memory: 99999999999999999999999 is out of the int64"),
         (b'{"Image": "busybox", "HostConfig": {"Memory": "lots"}}', {}, 400,
          "HostConfig.Memory"),
-        (b'{"Image": "busybox", "HostConfig": {"Binds": ["vol:/x"]}}', {}, 400,
-         "absolute host path"),
+        (b'{"Image": "busybox", "HostConfig": {"Binds": ["v@l:/x"]}}', {}, 400,
+         "must match [a-zA-Z0-9][a-zA-Z0-9_.-]+"),
+        (b'{"Image": "busybox", "HostConfig": {"Binds": ["vol:x"]}}', {}, 400,
+         "must be an absolute path"),
         (b'{"Cmd": ["true"]}', {}, 400, "Config.Image is required"),
     ],
 )  # fmt: skip

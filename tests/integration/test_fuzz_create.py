@@ -78,14 +78,22 @@ def _post(daemon: Pouchd, raw: bytes) -> tuple[int, bytes, str]:
 @given(body=BODY)
 def test_fuzzed_create_bodies(daemon: Pouchd, body: Any) -> None:
     raw = json.dumps(body).encode()
+    before = _volumes(daemon)
     status, data, content_type = _post(daemon, raw)
     assert status < 500, (status, data, raw)
     if status == 201:
-        daemon.api("DELETE", f"/containers/{json.loads(data)['Id']}", force=1)
+        daemon.api("DELETE", f"/containers/{json.loads(data)['Id']}", force=1, v=1)
+        for name in _volumes(daemon) - before:  # named volumes outlive containers
+            daemon.api("DELETE", f"/volumes/{name}")
         return
     assert 400 <= status < 500
     assert content_type == "application/json"
     assert json.loads(data)["message"]
+    assert _volumes(daemon) == before, "a refused create left a volume"
+
+
+def _volumes(daemon: Pouchd) -> set[str]:
+    return {v["Name"] for v in daemon.api("GET", "/volumes")["Volumes"] or []}
 
 
 @settings(max_examples=60, deadline=None,

@@ -4,7 +4,7 @@ import pytest
 
 from pouch.hookplugins import Hook
 from pouch.oci import SpecInput, build_spec, hostopts
-from pouch.oci.spec import SpecError, capabilities, parse_bind
+from pouch.oci.spec import Mount, SpecError, capabilities
 from pouch.oci.users import UnknownUser, resolve_user
 from pouch.types import CreateRequest, HostSettings
 
@@ -81,16 +81,28 @@ def test_capability_add_and_drop() -> None:
         capabilities(HostSettings(CapAdd=["FLY"]))
 
 
-def test_binds() -> None:
-    assert parse_bind("/a:/b:ro") == {
-        "destination": "/b",
-        "type": "bind",
-        "source": "/a",
-        "options": ["rbind", "rprivate", "ro"],
-    }
-    for bad in ("vol:/b", "/a", "/a:b", "/a:/b:xx"):
-        with pytest.raises(SpecError):
-            parse_bind(bad)
+def test_mounts_are_binds_sorted_by_depth_over_the_defaults() -> None:
+    mounts = [
+        Mount("/data", "/vol/data", read_only=True),
+        Mount("/etc", "/vol/etc", propagation="rshared", recursive=False),
+        Mount("/dev/shm", type="tmpfs", options=("size=1024",)),
+    ]
+    files = {"/etc/hosts": Path("/run/hosts")}
+    spec = spec_for({}, mounts=mounts, files=files)
+    own = [m for m in spec["mounts"] if m["destination"] in ("/data", "/etc")]
+    assert own == [
+        {"destination": "/data", "type": "bind", "source": "/vol/data",
+         "options": ["rbind", "rprivate", "ro"]},
+        {"destination": "/etc", "type": "bind", "source": "/vol/etc",
+         "options": ["bind", "rshared", "rw"]},
+    ]  # fmt: skip
+    order = [m["destination"] for m in spec["mounts"]]
+    # A volume at /etc is mounted before the file bound over it.
+    assert order.index("/etc") < order.index("/etc/hosts")
+    # The request's /dev/shm replaces the default one.
+    shm = [m for m in spec["mounts"] if m["destination"] == "/dev/shm"]
+    assert len(shm) == 1 and shm[0]["type"] == "tmpfs"
+    assert "size=1024" in shm[0]["options"]
 
 
 def test_group_add_takes_names_from_the_image_and_numbers(tmp_path: Path) -> None:

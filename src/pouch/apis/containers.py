@@ -82,8 +82,10 @@ async def restart(request: web.Request) -> web.Response:
 
 
 async def remove(request: web.Request) -> web.Response:
-    force = query_bool(request, "force")
-    await _ctx(request).containers.remove(request.match_info["id"], force=force)
+    force, volumes = query_bool(request, "force"), query_bool(request, "v")
+    await _ctx(request).containers.remove(
+        request.match_info["id"], force=force, volumes=volumes
+    )
     return web.Response(status=204)
 
 

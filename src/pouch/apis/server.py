@@ -12,7 +12,16 @@ from typing import Any
 
 from aiohttp import web
 
-from pouch.apis import attach, containers, images, metrics, networks, plugins, system
+from pouch.apis import (
+    attach,
+    containers,
+    images,
+    metrics,
+    networks,
+    plugins,
+    system,
+    volumes,
+)
 from pouch.apis.context import ApiContext
 from pouch.apis.wire import errors_middleware
 
@@ -41,6 +50,7 @@ def build_app(ctx: ApiContext) -> web.Application:
         ("GET", "/containers/{id}/attach/ws", attach.attach_ws),
         *images.routes(),
         *networks.routes(),
+        *volumes.routes(),
         *plugins.routes(),
         *metrics.routes(),
     ]

@@ -121,7 +121,7 @@ async def info(request: web.Request) -> web.Response:
         "DefaultRuntime": "runc",
         "Runtimes": {"runc": {"path": "runc"}},
         "Plugins": {
-            "Volume": [],
+            "Volume": ["local"],
             "Network": ["bridge", "host", "null"],
             "Log": ["json-file"],
         },
@@ -151,7 +151,7 @@ def _os_name() -> str:
 
 
 async def disk_usage(request: web.Request) -> web.Response:
-    """GET /system/df: images with their sizes, containers; no volumes here."""
+    """GET /system/df: images with their sizes, containers, volumes with theirs."""
     ctx: ApiContext = request.app["ctx"]
     images = await ctx.containers.images.list()
     containers = await ctx.containers.list_with_sizes(all=True)
@@ -165,6 +165,6 @@ async def disk_usage(request: web.Request) -> web.Response:
         "LayersSize": sum(int(i.get("Size", 0)) for i in images),
         "Images": images,
         "Containers": containers,
-        "Volumes": [],
+        "Volumes": await ctx.containers.volumes.usage(),
         "BuildCache": [],
     })  # fmt: skip

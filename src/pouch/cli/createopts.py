@@ -35,6 +35,7 @@ class CreateOptions:
     rm: bool = False
     env: Sequence[str] = ()
     volume: Sequence[str] = ()
+    mount: Sequence[str] = ()
     memory: str | None = None
     entrypoint: str | None = None
     tty: bool = False
@@ -77,7 +78,17 @@ _OPTIONS: list[Callable[[F], F]] = [
     click.option("--name", help="Assign a name to the container."),
     click.option("--rm", is_flag=True, help="Remove the container when it exits."),
     click.option("-e", "--env", multiple=True, help="Set an environment variable."),
-    click.option("-v", "--volume", multiple=True, help="Bind mount src:dst[:ro]."),
+    click.option(
+        "-v",
+        "--volume",
+        multiple=True,
+        help="Mount a volume or host path: [name|/host/path:]/path[:ro].",
+    ),
+    click.option(
+        "--mount",
+        multiple=True,
+        help="Attach a mount: type=volume|bind|tmpfs,source=..,target=..[,readonly].",
+    ),
     click.option("-m", "--memory", help="Memory limit (e.g. 64m, 1g)."),
     click.option("--entrypoint", help="Overwrite the image's entrypoint."),
     click.option("-t", "--tty", is_flag=True, help="Allocate a pseudo-TTY."),
@@ -166,6 +177,8 @@ def build_create_body(options: CreateOptions) -> dict[str, Any]:
     if anonymous:
         body["Volumes"] = {path: {} for path in anonymous}
     body["HostConfig"] = _host_config(options, binds)
+    if options.mount:
+        body["HostConfig"]["Mounts"] = [_mount(value) for value in options.mount]
     body["HostConfig"].update(_more_host_config(options))
     _network_settings(options, body)
     return body
@@ -347,7 +360,9 @@ def _memory(value: str | None) -> int:
 
 
 def _volumes(values: Sequence[str]) -> tuple[list[str], list[str]]:
-    """Split ``-v`` values into binds (``src:dst[:mode]``) and anonymous volumes."""
+    """Split ``-v`` values into binds (``src:dst[:mode]``, the source a host path
+    or a volume's name) and anonymous volumes. A source starting with ``.`` is a
+    path relative to here, as docker reads it."""
     binds, anonymous = [], []
     for spec in values:
         parts = spec.split(":")
@@ -355,7 +370,9 @@ def _volumes(values: Sequence[str]) -> tuple[list[str], list[str]]:
             anonymous.append(spec)
             continue
         _check_bind(spec, parts)
-        binds.append(spec)
+        if parts[0].startswith("."):
+            parts[0] = os.path.abspath(parts[0])
+        binds.append(":".join(parts))
     return binds, anonymous
 
 
@@ -379,6 +396,60 @@ def _restart_policy(value: str | None) -> dict[str, Any]:
             "a non-negative integer"
         )
     return {"Name": name, "MaximumRetryCount": int(count or 0)}
+
+
+_MOUNT_KEYS = {
+    "type": "Type",
+    "source": "Source",
+    "src": "Source",
+    "target": "Target",
+    "destination": "Target",
+    "dst": "Target",
+}
+_TRUE_WORDS = ("", "1", "true")
+
+
+def _mount(value: str) -> dict[str, Any]:
+    """A ``--mount`` value (``type=volume,source=data,target=/data,readonly``) as a
+    ``HostConfig.Mounts`` entry; the daemon checks what the entry means."""
+    mount: dict[str, Any] = {"Type": "volume"}
+    for field in value.split(","):
+        key, _, item = field.partition("=")
+        key = key.strip().lower()
+        if key in _MOUNT_KEYS:
+            mount[_MOUNT_KEYS[key]] = item
+        elif key in ("readonly", "ro"):
+            mount["ReadOnly"] = item.lower() in _TRUE_WORDS
+        elif not _mount_option(mount, key, item):
+            raise FlagError(
+                f'invalid argument "{value}" for "--mount": unknown field {key!r}'
+            )
+    return mount
+
+
+def _mount_option(mount: dict[str, Any], key: str, item: str) -> bool:
+    """The type-specific fields; False for one unknown."""
+    if key == "bind-propagation":
+        mount.setdefault("BindOptions", {})["Propagation"] = item
+    elif key == "volume-nocopy":
+        mount.setdefault("VolumeOptions", {})["NoCopy"] = item.lower() in _TRUE_WORDS
+    elif key == "volume-label":
+        label, _, label_value = item.partition("=")
+        labels = mount.setdefault("VolumeOptions", {}).setdefault("Labels", {})
+        labels[label] = label_value
+    elif key == "tmpfs-size":
+        mount.setdefault("TmpfsOptions", {})["SizeBytes"] = _size_flag("--mount", item)
+    elif key == "tmpfs-mode":
+        try:
+            mode = int(item, 8)
+        except ValueError as exc:
+            raise FlagError(
+                f'invalid argument "{item}" for "--mount": tmpfs-mode is octal'
+            ) from exc
+        mount.setdefault("TmpfsOptions", {})["Mode"] = mode
+    else:
+        return False
+    return True
 
 
 def _security_opts(values: Sequence[str]) -> list[str]:

@@ -41,6 +41,7 @@ _COMMANDS = {
     "logs": "containers",
     "inspect": "inspect",
     "network": "network",
+    "volume": "volume",
     "exec": "manage",
     "pause": "manage",
     "unpause": "manage",

@@ -283,7 +283,12 @@ def system_df(ctx: click.Context) -> None:
     click.echo("TYPE            TOTAL     ACTIVE    SIZE")
     click.echo(f"Images          {len(images):<9} {active:<9} {layers}")
     click.echo(f"Containers      {len(containers):<9} {running:<9} {writable}")
-    click.echo("Local Volumes   0         0         0B")
+    volumes = usage.get("Volumes") or []
+    used = sum(1 for v in volumes if (v.get("UsageData") or {}).get("RefCount", 0))
+    held = _size(
+        sum(max((v.get("UsageData") or {}).get("Size", 0), 0) for v in volumes)
+    )
+    click.echo(f"Local Volumes   {len(volumes):<9} {used:<9} {held}")
     click.echo("Build Cache     0         0         0B")
 
 

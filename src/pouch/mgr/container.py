@@ -2,9 +2,10 @@
 
 Ordering and failure rules in one place:
 
-- create: plugins' pre_create, then validation, then the writable snapshot, then the
-  store row. A failure at any step leaves nothing: the snapshot is removed if the row
-  cannot be written.
+- create: plugins' pre_create, then validation (mounts and volume names included),
+  then the writable snapshot, then the volumes (found, or made and filled from the
+  image), then the store row. A failure at any step leaves nothing: the volumes made
+  and the snapshot are removed if a later step fails.
 - start: endpoints (pre_create_endpoint for each), the container's files, pre_start,
   the spec with its ordered prestart hooks, the containerd container, the task (runc
   runs the hooks here, and the network hook calls back into this daemon), then start.
@@ -45,7 +46,7 @@ from pouch.errors import (
     PouchError,
 )
 from pouch.hookplugins import Hook, PluginManager, order_hooks, poststop
-from pouch.mgr import names, restart, stdio
+from pouch.mgr import layerdirs, mounts, names, restart, stdio
 from pouch.mgr import network as netmgr
 from pouch.mgr.events import EventBus
 from pouch.mgr.image import ImageManager
@@ -53,15 +54,18 @@ from pouch.mgr.ports import Networks, Runtime
 from pouch.mgr.records import (
     Container,
     EndpointInfo,
+    MountPoint,
     State,
     Status,
     now_rfc3339,
 )
 from pouch.mgr.views import inspect_doc, list_entry, matches_filters
+from pouch.mgr.volumes import VolumeManager
 from pouch.oci import SpecInput, build_spec, hostopts
-from pouch.oci.spec import SpecError, parse_bind, resolve_command
+from pouch.oci.spec import Mount, SpecError, resolve_command
 from pouch.oci.users import UnknownUser
 from pouch.store.db import Store
+from pouch.store.volumes import VolumeStore
 from pouch.types import CreateRequest
 
 log = logging.getLogger("pouch.container")
@@ -135,6 +139,12 @@ class ContainerManager:
         self._create_lock = asyncio.Lock()
         self.events = EventBus()
         self.images = ImageManager(runtime, self._users_of_image, self.events)
+        self.volumes = VolumeManager(
+            VolumeStore(store.path),
+            paths.home / "volumes",
+            self._users_of_volumes,
+            self.events,
+        )
         # Exits a user asked for, which no restart policy undoes; restarts so far.
         self._user_stopped: set[str] = set()
         self._restarts: dict[str, int] = {}
@@ -188,6 +198,17 @@ class ContainerManager:
     def _users_of_image(self, image_id: str) -> list[str]:
         return [c.id for c in self.all() if c.image_id == image_id]
 
+    def _users_of_volumes(self) -> dict[str, list[str]]:
+        users: dict[str, list[str]] = {}
+        for container in self.all():
+            for point in container.mounts:
+                if point.type != "volume":
+                    continue
+                ids = users.setdefault(point.name, [])
+                if container.id not in ids:
+                    ids.append(container.id)
+        return users
+
     def _save(self, container: Container) -> None:
         self.store.put(container.id, container.name, container.to_doc())
 
@@ -202,14 +223,19 @@ class ContainerManager:
         name = names.check_name(name) if name else ""
         self._validate(request)
         image = await self.images.resolve(request.Image)
+        asked = _mount_plan(request, image)
 
         async with self._create_lock:
             if name and self.store.id_by_name(name):
                 raise _name_conflict(name, self.store.id_by_name(name) or "")
             container = self._new_record(request, name or self._free_name(), image)
-            await self._prepare_rootfs(container, image)
+            rootfs = await self._prepare_rootfs(container, image)
             try:
-                self._save(container)
+                async with self.volumes.claim(container.id):
+                    container.mounts = await self.volumes.mount_points(
+                        container.id, asked, _rootfs_dirs(rootfs)
+                    )
+                    self._save(container)
             except BaseException:
                 await self._remove_rootfs(container.id)
                 raise
@@ -249,11 +275,7 @@ class ContainerManager:
                     f"invalid HostConfig.{field_name} {getattr(host, field_name)}: "
                     "must not be negative"
                 )
-        for bind in host.Binds or []:
-            try:
-                parse_bind(bind)
-            except SpecError as exc:
-                raise InvalidParameter(str(exc)) from exc
+        _mount_plan(request, None)
         netmgr.check_ports(request)
         for network in _network_names(request):
             if network.startswith(netmgr.CONTAINER_MODE):
@@ -321,7 +343,7 @@ class ContainerManager:
             # that a client waiting for its removal (docker run --rm) is answered.
             if container.request.HostConfig.AutoRemove:
                 with contextlib.suppress(PouchError):
-                    await self.remove(container.id, force=True)
+                    await self.remove(container.id, force=True, volumes=True)
             raise
 
     async def _start_locked(self, cid: str, by_policy: bool) -> None:
@@ -371,6 +393,7 @@ class ContainerManager:
         hooks = [h for h in hooks if h.stage != "poststop"]
 
         mounts = await self._prepare_rootfs(container, image)
+        _make_bind_sources(container)
         spec = self._spec(container, image, hooks, files, mounts)
         try:
             await self.runtime.create_container(
@@ -542,7 +565,7 @@ class ContainerManager:
         return self.plugins.oci_hooks(
             dict(container.request.Labels or {}),
             container.args[0] if container.args else "",
-            bool(container.request.HostConfig.Binds),
+            any(point.type != "tmpfs" for point in container.mounts),
         )
 
     def _shared_files(self, container: Container) -> dict[str, Path]:
@@ -591,6 +614,7 @@ class ContainerManager:
             host_network=container.network_mode == "host",
             netns_path=self._netns_path(container),
             files=files,
+            mounts=[_spec_mount(point) for point in container.mounts],
             rootfs_dirs=_rootfs_dirs(mounts),
         )
         try:
@@ -627,7 +651,7 @@ class ContainerManager:
         self._exits.exited(cid, code)
         if container.request.HostConfig.AutoRemove:
             with contextlib.suppress(NotFound):
-                await self.remove(cid, force=True)
+                await self.remove(cid, force=True, volumes=True)
         else:
             await self._apply_restart_policy(container, code)
 
@@ -782,7 +806,10 @@ class ContainerManager:
         await self.start(container.id)
         self.emit(container, "restart")
 
-    async def remove(self, ref: str, force: bool = False) -> None:
+    async def remove(
+        self, ref: str, force: bool = False, volumes: bool = False
+    ) -> None:
+        """``volumes`` removes the anonymous volumes made for the container too."""
         container = self.get(ref)
         if container.running:
             if not force:
@@ -802,6 +829,8 @@ class ContainerManager:
             await self._remove_rootfs(container.id)
             shutil.rmtree(self.paths.container_dir(container.id), ignore_errors=True)
             self.store.delete(container.id)
+            if volumes:
+                await self.volumes.remove_anonymous(container.mounts)
         self._locks.pop(container.id, None)
         self._user_stopped.discard(container.id)
         self._restarts.pop(container.id, None)
@@ -870,7 +899,7 @@ class ContainerManager:
             log.warning("container %s: no size: %s", container.id, exc)
             mounts = None
         dirs = _rootfs_dirs(mounts or [])
-        written = await asyncio.to_thread(_bytes_in, dirs[0]) if dirs else 0
+        written = await asyncio.to_thread(layerdirs.bytes_under, dirs[0]) if dirs else 0
         try:
             image = await self.images.resolve(container.image_id)
         except PouchError:
@@ -932,11 +961,12 @@ class ContainerManager:
     async def restore(self) -> None:
         """Re-adopts the tasks that kept running while the daemon was away, and records
         the exits of those that did not."""
+        self.volumes.clean_leftovers()
         for container in self.all():
             if container.running:
                 await self._readopt(container)
             elif container.request.HostConfig.AutoRemove:
-                await self.remove(container.id, force=True)
+                await self.remove(container.id, force=True, volumes=True)
             else:
                 await self._start_by_policy(container)
 
@@ -992,7 +1022,7 @@ class ContainerManager:
         if auto_remove or not self._starts_with_daemon(container):
             await self._run_poststop(container)
         if auto_remove:
-            await self.remove(container.id, force=True)
+            await self.remove(container.id, force=True, volumes=True)
         else:
             await self._start_by_policy(container)
 
@@ -1012,6 +1042,7 @@ class ContainerManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
         self._watchers.clear()
+        self.volumes.close()
 
 
 def _decode(body: bytes) -> CreateRequest:
@@ -1058,6 +1089,45 @@ def _resolve_command(request: CreateRequest, image: Any) -> list[str]:
         raise InvalidParameter(str(exc)) from exc
 
 
+def _mount_plan(request: CreateRequest, image: Any) -> list[mounts.MountRequest]:
+    """The request's mounts, checked; with ``image``, the anonymous volumes of its
+    ``VOLUME``s too."""
+    config = (image.config.get("config") or {}) if image is not None else {}
+    volumes = config.get("Volumes")
+    image_volumes = [str(path) for path in volumes] if isinstance(volumes, dict) else []
+    try:
+        return mounts.plan(request, image_volumes)
+    except mounts.MountError as exc:
+        raise InvalidParameter(str(exc)) from exc
+
+
+def _make_bind_sources(container: Container) -> None:
+    """A ``-v`` bind's missing host directory is made at start, as docker makes it."""
+    for point in container.mounts:
+        if point.type == "bind" and point.make_source:
+            if os.path.lexists(point.source):
+                continue
+            try:
+                os.makedirs(point.source, mode=0o755)
+            except OSError as exc:
+                raise PouchError(
+                    f"container {container.id}: cannot make the bind source "
+                    f"{point.source}: {exc}"
+                ) from exc
+
+
+def _spec_mount(point: MountPoint) -> Mount:
+    return Mount(
+        destination=point.destination,
+        source=point.source,
+        type="tmpfs" if point.type == "tmpfs" else "bind",
+        read_only=point.read_only,
+        propagation=point.propagation,
+        recursive=not point.non_recursive,
+        options=tuple(point.options),
+    )
+
+
 def _network_names(request: CreateRequest) -> list[str]:
     mode = request.HostConfig.NetworkMode
     first = "bridge" if mode in ("", "default") else mode
@@ -1094,21 +1164,6 @@ def _endpoint_info(name: str, network: Any, endpoint: Any) -> EndpointInfo:
         disable_resolver=endpoint.disable_resolver,
         generic_params=dict(endpoint.generic_params or {}),
     )
-
-
-def _bytes_in(upper: Path) -> int:
-    """The bytes of the files under a writable layer, each inode once, directories
-    not counted, as dockerd sizes a container's layer."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for root, _, files in os.walk(upper):
-        for name in files:
-            with contextlib.suppress(OSError):
-                info = os.lstat(os.path.join(root, name))
-                if (info.st_dev, info.st_ino) not in seen:
-                    seen.add((info.st_dev, info.st_ino))
-                    total += info.st_size
-    return total
 
 
 def _rootfs_dirs(mounts: list[Any]) -> list[Path]:

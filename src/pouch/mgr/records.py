@@ -90,6 +90,35 @@ class EndpointInfo:
 
 
 @dataclass
+class MountPoint:
+    """A volume, host directory or tmpfs in a container, resolved at create."""
+
+    type: str  # volume, bind or tmpfs
+    destination: str
+    source: str = ""  # the host path: a bind's, or the volume's data directory
+    name: str = ""  # the volume's
+    read_only: bool = False
+    mode: str = ""  # what followed the destination in a bind ("ro,z"), for inspect
+    propagation: str = ""
+    non_recursive: bool = False
+    # A volume made for this container alone, which ``rm -v`` removes with it.
+    anonymous: bool = False
+    # A ``-v`` bind whose missing host directory the start makes, as docker does.
+    make_source: bool = False
+    options: list[str] = field(default_factory=list)  # a tmpfs's size= and mode=
+
+    def to_api(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"Type": self.type}
+        if self.type == "volume":
+            doc["Name"] = self.name
+        doc.update(Source=self.source, Destination=self.destination)
+        if self.type == "volume":
+            doc["Driver"] = "local"
+        doc.update(Mode=self.mode, RW=not self.read_only, Propagation=self.propagation)
+        return doc
+
+
+@dataclass
 class Container:
     id: str
     name: str
@@ -109,6 +138,7 @@ class Container:
     ports: list[dict[str, Any]] = field(default_factory=list)
     # poststop hooks of the current start, run by the daemon at the final exit.
     poststop_hooks: list[dict[str, Any]] = field(default_factory=list)
+    mounts: list[MountPoint] = field(default_factory=list)
 
     @property
     def running(self) -> bool:
@@ -132,4 +162,27 @@ class Container:
         state["status"] = Status(state["status"])
         doc["state"] = State(**state)
         doc["networks"] = [EndpointInfo(**n) for n in doc["networks"]]
+        if "mounts" in doc:
+            doc["mounts"] = [MountPoint(**m) for m in doc["mounts"]]
+        else:
+            doc["mounts"] = _bind_points(doc["request"])
         return cls(**doc)
+
+
+def _bind_points(request: CreateRequest) -> list[MountPoint]:
+    """The host binds of a record written before mount points were kept."""
+    points = []
+    for bind in request.HostConfig.Binds or []:
+        source, _, rest = bind.partition(":")
+        destination, _, mode = rest.partition(":")
+        points.append(
+            MountPoint(
+                type="bind",
+                destination=destination,
+                source=source,
+                read_only="ro" in mode.split(","),
+                mode=mode,
+                propagation="rprivate",
+            )
+        )
+    return points

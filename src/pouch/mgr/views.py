@@ -124,21 +124,7 @@ def _command(c: Container) -> list[str]:
 
 
 def _mounts(c: Container) -> list[dict[str, Any]]:
-    mounts = []
-    for bind in c.request.HostConfig.Binds or []:
-        parts = bind.split(":")
-        mode = parts[2] if len(parts) > 2 else ""
-        mounts.append(
-            {
-                "Type": "bind",
-                "Source": parts[0],
-                "Destination": parts[1] if len(parts) > 1 else "",
-                "Mode": mode,
-                "RW": "ro" not in mode.split(","),
-                "Propagation": "rprivate",
-            }
-        )
-    return mounts
+    return [m.to_api() for m in c.mounts]
 
 
 def _network_settings(c: Container) -> dict[str, Any]:

@@ -25,6 +25,20 @@ class SpecError(ValueError):
     """The create config cannot become a valid spec; the message says why."""
 
 
+@dataclass(frozen=True)
+class Mount:
+    """A volume, host directory or tmpfs the daemon resolved for the container; a
+    volume is a bind of its data directory."""
+
+    destination: str
+    source: str = ""
+    type: str = "bind"  # bind or tmpfs
+    read_only: bool = False
+    propagation: str = ""
+    recursive: bool = True
+    options: tuple[str, ...] = ()  # a tmpfs's size= and mode=
+
+
 @dataclass
 class SpecInput:
     container_id: str
@@ -40,6 +54,8 @@ class SpecInput:
     netns_path: str = ""
     # Files the daemon made for the container, by their path inside it.
     files: dict[str, Path] = field(default_factory=dict)
+    # Volumes, binds and tmpfs mounts the request asked for.
+    mounts: list[Mount] = field(default_factory=list)
     # Where the rootfs's files can be read (upper layer first), for /etc/passwd.
     rootfs_dirs: list[Path] = field(default_factory=list)
     cgroup_parent: str = "/pouch"
@@ -145,35 +161,52 @@ def _user(inp: SpecInput) -> str:
 
 
 def mounts_section(inp: SpecInput) -> list[dict[str, Any]]:
-    mounts: list[dict[str, Any]] = copy.deepcopy(defaults.MOUNTS)
+    """The defaults, less those a mount of the container's own replaces, then the
+    daemon's files and the requested mounts, shallowest destination first: runc
+    mounts in order, so a volume at /etc comes before the /etc/hosts bound over
+    it, as dockerd sorts them."""
+    base: list[dict[str, Any]] = copy.deepcopy(defaults.MOUNTS)
     if inp.host_config.Privileged:
-        for mount in mounts:
+        for mount in base:
             if mount["destination"] in ("/sys", "/sys/fs/cgroup"):
                 mount["options"] = [o for o in mount["options"] if o != "ro"] + ["rw"]
-    for dest, source in inp.files.items():
-        mounts.append(_bind(str(source), dest, read_only=False))
-    for bind in inp.host_config.Binds or []:
-        mounts.append(parse_bind(bind))
-    return mounts
+    asked = [_requested(m) for m in inp.mounts]
+    taken = {m["destination"] for m in asked}
+    files = [
+        _bind(str(source), dest, read_only=False)
+        for dest, source in inp.files.items()
+        if dest not in taken
+    ]
+    own = sorted(files + asked, key=_depth)
+    taken |= {m["destination"] for m in files}
+    return [m for m in base if m["destination"] not in taken] + own
 
 
-def parse_bind(bind: str) -> dict[str, Any]:
-    """``/host/path:/container/path[:ro|rw]`` as a bind mount."""
-    parts = bind.split(":")
-    if len(parts) not in (2, 3) or not all(parts[:2]):
-        raise SpecError(f"invalid bind {bind!r}: expected src:dst[:ro|rw]")
-    source, dest = parts[0], parts[1]
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if not source.startswith("/"):
-        raise SpecError(
-            f"invalid bind {bind!r}: the source must be an absolute host path "
-            "(named volumes are not supported)"
-        )
-    if not dest.startswith("/"):
-        raise SpecError(f"invalid bind {bind!r}: the destination must be absolute")
-    if set(mode.split(",")) - {"ro", "rw", "z", "Z"}:
-        raise SpecError(f"invalid bind {bind!r}: unknown mode {mode!r}")
-    return _bind(source, dest, read_only="ro" in mode.split(","))
+def _depth(mount: dict[str, Any]) -> int:
+    return len([p for p in str(mount["destination"]).split("/") if p])
+
+
+def _requested(mount: Mount) -> dict[str, Any]:
+    if mount.type == "tmpfs":
+        options = ["nosuid", "nodev", "noexec", *mount.options]
+        options.append("ro" if mount.read_only else "rw")
+        return {
+            "destination": mount.destination,
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": options,
+        }
+    options = [
+        "rbind" if mount.recursive else "bind",
+        mount.propagation or "rprivate",
+        "ro" if mount.read_only else "rw",
+    ]
+    return {
+        "destination": mount.destination,
+        "type": "bind",
+        "source": mount.source,
+        "options": options,
+    }
 
 
 def _bind(source: str, dest: str, *, read_only: bool) -> dict[str, Any]:

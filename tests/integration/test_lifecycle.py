@@ -225,3 +225,37 @@ def test_a_pouchd_killed_with_sigkill_takes_over_again(fresh_daemon) -> None:  #
     assert state["Running"] and state["Pid"] == pid
     d.api("POST", f"/containers/{cid}/stop", t=1)
     d.api("DELETE", f"/containers/{cid}")
+
+
+def test_rm_force_racing_a_start_leaves_no_task(daemon: Pouchd) -> None:
+    """A remove that comes while a start is under way waits for it and kills what
+    it started: no task outlives its container record."""
+    import threading
+
+    sock = daemon.home / "containerd" / "containerd.sock"
+    made = []
+    for _ in range(8):
+        cid = daemon.create(["sleep", "777"])
+        made.append(cid)
+        results: dict[str, int] = {}
+
+        def start(cid: str = cid, results: dict[str, int] = results) -> None:
+            results["start"] = daemon.status_of("POST", f"/containers/{cid}/start")[0]
+
+        starter = threading.Thread(target=start)
+        starter.start()
+        time.sleep(0.02)
+        results["rm"] = daemon.status_of("DELETE", f"/containers/{cid}", force=1)[0]
+        starter.join(30)
+        assert results["rm"] == 204, results
+        assert daemon.status_of("GET", f"/containers/{cid}/json")[0] == 404
+    tasks = subprocess.run(
+        ["ctr", "-a", str(sock), "-n", "default", "tasks", "ls", "-q"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    containers = subprocess.run(
+        ["ctr", "-a", str(sock), "-n", "default", "containers", "ls", "-q"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert not set(made) & set(tasks), "a task outlived its container"
+    assert not set(made) & set(containers)

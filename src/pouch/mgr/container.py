@@ -69,6 +69,8 @@ from pouch.store.volumes import VolumeStore
 from pouch.types import CreateRequest
 
 log = logging.getLogger("pouch.container")
+# How long rm -f waits for a killed task's exit before it looks at the state again.
+_REMOVE_KILL_WAIT = 10.0
 
 MIN_MEMORY = 6 * 1024 * 1024
 # Starts by restart policy while the daemon comes up: tries and the pause before each.
@@ -809,34 +811,51 @@ class ContainerManager:
     async def remove(
         self, ref: str, force: bool = False, volumes: bool = False
     ) -> None:
-        """``volumes`` removes the anonymous volumes made for the container too."""
+        """``volumes`` removes the anonymous volumes made for the container too.
+
+        A start may be under way when the remove comes: the state is checked again
+        under the container's lock, and a task that started meanwhile is killed
+        (outside the lock, which its exit needs) before anything is removed."""
         container = self.get(ref)
-        if container.running:
-            if not force:
-                raise Conflict(
-                    f"You cannot remove a running container {container.id}. Stop the "
-                    "container before attempting removal or force remove"
-                )
-            self._user_stopped.add(container.id)
-            exited = self._exits.next_exit(container.id)
-            await self._signal(container, signals.SIGKILL, all_processes=True)
-            await exited
-        async with self._lock(container.id):
-            if self.store.get(container.id) is None:
-                return  # its auto-remove, or another rm, got there first
-            container = self.get(container.id)
-            await self._release_network(container)
-            await self._remove_rootfs(container.id)
-            shutil.rmtree(self.paths.container_dir(container.id), ignore_errors=True)
-            self.store.delete(container.id)
-            if volumes:
-                await self.volumes.remove_anonymous(container.mounts)
+        while True:
+            if container.running:
+                await self._kill_for_remove(container, force)
+            async with self._lock(container.id):
+                if self.store.get(container.id) is None:
+                    return  # its auto-remove, or another rm, got there first
+                container = self.get(container.id)
+                if container.running:
+                    continue  # started while this remove waited for the lock
+                await self._remove_locked(container, volumes)
+                break
         self._locks.pop(container.id, None)
         self._user_stopped.discard(container.id)
         self._restarts.pop(container.id, None)
         self.emit(container, "destroy")
         self._exits.removed(container.id, container.state.exit_code)
         log.info("container %s removed", container.id)
+
+    async def _kill_for_remove(self, container: Container, force: bool) -> None:
+        if not force:
+            raise Conflict(
+                f"You cannot remove a running container {container.id}. Stop the "
+                "container before attempting removal or force remove"
+            )
+        self._user_stopped.add(container.id)
+        exited = self._exits.next_exit(container.id)
+        await self._signal(container, signals.SIGKILL, all_processes=True)
+        # An exit that came before the wait was registered is seen by the caller's
+        # check under the lock; the timeout only keeps this from waiting for it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(exited), _REMOVE_KILL_WAIT)
+
+    async def _remove_locked(self, container: Container, volumes: bool) -> None:
+        await self._release_network(container)
+        await self._remove_rootfs(container.id)
+        shutil.rmtree(self.paths.container_dir(container.id), ignore_errors=True)
+        self.store.delete(container.id)
+        if volumes:
+            await self.volumes.remove_anonymous(container.mounts)
 
     async def resize(self, ref: str, width: int, height: int) -> None:
         container = self.get(ref)

@@ -9,6 +9,7 @@ import os
 import pty
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -299,6 +300,39 @@ def test_run_it_through_a_pty(docker: Docker) -> None:
     assert code == 7
     assert b"hi-3\r\n" in out
     assert b"/ # " in out
+
+
+def test_run_it_detach_and_a_vanished_client_leave_it_running(docker: Docker) -> None:
+    # ctrl-p ctrl-q detaches; the container and its shell go on.
+    argv = [DOCKER, "run", "-it", "--name", "cli-tty-detach", "busybox", "sh"]
+    _, code = _pty_session(docker.env, argv, [b"\x10\x11"])
+    assert code == 0
+    # A client that goes away without a word (killed): with a terminal, its stdin
+    # stays open, as with dockerd, so the shell does not see an end of input.
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        argv = [DOCKER, "run", "-it", "--name", "cli-tty-gone", "busybox", "sh"]
+        os.execve(argv[0], argv, docker.env)
+    deadline = time.monotonic() + 20
+    while (
+        docker("inspect", "-f", "{{.State.Running}}", "cli-tty-gone").stdout.strip()
+        != "true"
+    ):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)  # attached
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(fd)
+    time.sleep(1.5)
+    for name in ("cli-tty-detach", "cli-tty-gone"):
+        assert (
+            docker.ok("inspect", "-f", "{{.State.Status}}", name).strip() == "running"
+        )
+    # The next attach finds the shell waiting.
+    out, code = _pty_session(docker.env, [DOCKER, "attach", "cli-tty-gone"],
+                             [b"echo back-$((3+4))\r", b"exit 4\r"])  # fmt: skip
+    assert code == 4 and b"back-7" in out
 
 
 def test_exec_it_through_a_pty(docker: Docker) -> None:

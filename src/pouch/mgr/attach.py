@@ -139,20 +139,24 @@ async def feed_stdin(
 
 
 async def finish_stdin(manager: ContainerManager, session: AttachSession) -> None:
-    """Ends the session's hold on stdin; a ``StdinOnce`` container sees its EOF."""
+    """Ends the session's hold on stdin; a ``StdinOnce`` container without a
+    terminal sees its EOF. With a terminal, as with dockerd, the end of a client's
+    input (or the client going away) leaves the container's stdin open."""
     if session.stdin_fd is None:
         return
-    if session.container.request.StdinOnce:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(
-                _until_started(manager, session.container.id), _START_WAIT
-            )
+    request = session.container.request
+    if not request.StdinOnce or request.Tty:
+        session.close_stdin()
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(
+            _until_started(manager, session.container.id), _START_WAIT
+        )
     session.close_stdin()
-    if session.container.request.StdinOnce:
-        # The shim holds a write end of the FIFO too; CloseIO closes it.
-        runtime: Any = manager.runtime
-        with contextlib.suppress(ContainerdError):
-            await runtime.close_process_stdin(session.container.id)
+    # The shim holds a write end of the FIFO too; CloseIO closes it.
+    runtime: Any = manager.runtime
+    with contextlib.suppress(ContainerdError):
+        await runtime.close_process_stdin(session.container.id)
 
 
 def _write_all(fd: int, data: bytes) -> None:

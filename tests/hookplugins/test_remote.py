@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
@@ -129,4 +130,36 @@ def test_a_found_plugin_that_answers_badly_is_a_load_error(tmp_path: Path) -> No
         asyncio.run(main())
     finally:
         thread.join(5)
+        listener.close()
+
+
+def test_an_answer_too_large_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    from pouch.hookplugins.remote import MAX_ANSWER
+
+    path = tmp_path / "big.sock"
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen()
+    size = MAX_ANSWER * 4
+
+    def answer_hugely() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        head = f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\n\r\n".encode()
+        with contextlib.suppress(OSError):  # the daemon hangs up early
+            conn.sendall(head + b"{" + b" " * (size - 2) + b"}")
+        conn.close()
+
+    thread = threading.Thread(target=answer_hugely, daemon=True)
+    thread.start()
+
+    async def main() -> None:
+        named = PluginConfig(plugins=[PluginSettings(path=str(path))])
+        with pytest.raises(PluginLoadError, match=f"over {MAX_ANSWER} bytes"):
+            await assemble(named)
+
+    try:
+        asyncio.run(main())
+    finally:
+        thread.join(10)
         listener.close()

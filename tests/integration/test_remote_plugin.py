@@ -109,6 +109,23 @@ def test_a_restarted_plugin_is_reached_again(fresh_daemon, plugin_process) -> No
     assert stats["ByPoint"]["pre_create"]["Errors"] == 1
 
 
+def test_the_example_serves_concurrent_calls(fresh_daemon, plugin_process) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    from concurrent.futures import ThreadPoolExecutor
+
+    d: Pouchd = fresh_daemon()
+    plugin_process(EXAMPLE, d.plugin_socket_dir / "example.sock")
+    d.start()
+    d.load_busybox()
+    body = {"Image": "busybox", "Cmd": ["true"]}
+    with ThreadPoolExecutor(64) as pool:
+        answers = list(pool.map(
+            lambda _: d.status_of("POST", "/containers/create", body), range(128)
+        ))  # fmt: skip
+    assert [status for status, _ in answers] == [201] * 128, answers
+    for _, created in answers:
+        d.api("DELETE", f"/containers/{created['Id']}")
+
+
 def test_a_socket_left_by_a_dead_plugin_does_not_stop_the_daemon(
     fresh_daemon, plugin_process
 ) -> None:  # type: ignore[no-untyped-def]

@@ -30,6 +30,8 @@ from pouch.hookplugins.settings import DEFAULT_TIMEOUT, POINTS, PluginSettings
 from pouch.hookplugins.stats import Stats
 
 ACTIVATE = "/Plugin.Activate"
+# The largest answer read from a plugin; a create body is a few kilobytes.
+MAX_ANSWER = 16 * 1024 * 1024
 CALL = "/PouchPlugin.{point}"
 
 
@@ -66,6 +68,11 @@ class RemotePlugin:
     kind: str = "process"
     _session: aiohttp.ClientSession | None = None
     _stale: bool = False
+    # Calls in flight to one plugin. A server on a unix socket refuses connections
+    # beyond its listen backlog (5 for the standard library's servers), and the
+    # refusal surfaces as a broken call; so no more than that are opened at once,
+    # and the rest wait their turn within their own timeouts.
+    _in_flight: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(4))
 
     async def activate(self) -> None:
         """The handshake: which points the plugin implements."""
@@ -103,8 +110,11 @@ class RemotePlugin:
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         try:
-            async with self._client().post(f"http://plugin{path}", json=body) as resp:
-                text = await resp.text()
+            async with (
+                self._in_flight,
+                self._client().post(f"http://plugin{path}", json=body) as resp,
+            ):
+                raw = await _read_at_most(resp.content, MAX_ANSWER + 1)
                 status = resp.status
         except aiohttp.ClientError as exc:
             self._stale = True
@@ -112,7 +122,9 @@ class RemotePlugin:
             raise RemoteError(
                 f"no answer from {self.address}: {exc!r}", unreachable
             ) from exc
-        return _decode_reply(status, text)
+        if len(raw) > MAX_ANSWER:
+            raise RemoteError(f"answer from {self.address} is over {MAX_ANSWER} bytes")
+        return _decode_reply(status, raw.decode(errors="replace"))
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -149,6 +161,18 @@ async def activate_in_time(plugin: RemotePlugin) -> None:
 
 def _describe(exc: BaseException) -> str:
     return "timed out" if isinstance(exc, TimeoutError) else str(exc)
+
+
+async def _read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The body up to ``limit`` bytes; the rest, if any, is never read."""
+    chunks, size = [], 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _decode_reply(status: int, text: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import socket
 import stat
 from pathlib import Path
 
+import pytest
+
 from pouch.ctrd.supervisor import ContainerdProcess
 from tests.support.daemon import Pouchd
 
@@ -50,15 +52,27 @@ def test_config_file_keys_mirror_flags_and_flags_win(
     assert " DEBUG " in d.log()  # the flag won over the file's "warning"
 
 
-def test_unknown_config_key_stops_the_start(fresh_daemon, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"no-such-key": 1}, "unknown key 'no-such-key'"),
+        ({"plugins": 5}, "plugins must be a string or a list of strings or objects"),
+        ({"listen": [1]}, "listen must be a string or a list of strings, not [1]"),
+        ({"bip": 10}, "bip must be a string, not 10"),
+    ],
+)
+def test_a_bad_config_file_stops_the_start(  # type: ignore[no-untyped-def]
+    fresh_daemon, tmp_path: Path, content: dict[str, object], message: str
+) -> None:
     d: Pouchd = fresh_daemon()
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({"no-such-key": 1}))
+    config.write_text(json.dumps(content))
     d.extra_args = ["--config-file", str(config)]
     d.start(wait=False)
     assert d.proc is not None and d.proc.wait(30) == 1
     d.proc = None
-    assert "unknown key 'no-such-key'" in d.log()
+    assert message in d.log()
+    assert "Traceback" not in d.log()
 
 
 def test_a_running_containerd_is_used_and_left_running(

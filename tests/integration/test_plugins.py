@@ -262,6 +262,10 @@ def test_pre_create_endpoint_results_show_and_its_failure_gives_defaults(
         (None, "no such file"),
         ("X = 1\n", "defines neither DaemonPlugin nor ContainerPlugin"),
         ("raise ImportError('nope')\n", "cannot be imported"),
+        (
+            "class ContainerPlugin:\n    def __init__(self, x):\n        pass\n",
+            "ContainerPlugin() failed: TypeError",
+        ),
     ],
 )
 def test_a_bad_plugin_stops_the_daemon_at_start(

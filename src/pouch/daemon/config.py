@@ -138,4 +138,20 @@ def _apply_file(config: DaemonConfig, path: Path, required: bool) -> None:
             raise ConfigError(f"config file {path}: unknown key {key!r}")
         if attr in _LISTS and isinstance(value, str):
             value = [value]
+        _check_type(path, key, attr, value)
         setattr(config, attr, value)
+
+
+def _check_type(path: Path, key: str, attr: str, value: Any) -> None:
+    """Lists of strings (plugins: strings or objects) and strings, as the flags."""
+    if attr in _LISTS:
+        allowed: tuple[type, ...] = (str, dict) if attr == "plugins" else (str,)
+        if isinstance(value, list) and all(isinstance(v, allowed) for v in value):
+            return
+        what = "strings or objects" if attr == "plugins" else "strings"
+        raise ConfigError(
+            f"config file {path}: {key} must be a string or a list of {what}, "
+            f"not {value!r}"
+        )
+    if not isinstance(value, str):
+        raise ConfigError(f"config file {path}: {key} must be a string, not {value!r}")

@@ -111,8 +111,8 @@ def load_plugin(spec: str | PluginSettings) -> Plugin:
     settings = spec if isinstance(spec, PluginSettings) else PluginSettings(path=spec)
     spec = settings.path
     module = _import(spec)
-    daemon = _instance(getattr(module, "DaemonPlugin", None))
-    container = _instance(getattr(module, "ContainerPlugin", None))
+    daemon = _instance(spec, getattr(module, "DaemonPlugin", None))
+    container = _instance(spec, getattr(module, "ContainerPlugin", None))
     if daemon is None and container is None:
         raise PluginLoadError(
             f"plugin {spec}: defines neither DaemonPlugin nor ContainerPlugin"
@@ -155,5 +155,13 @@ def _import_file(path: Path) -> ModuleType:
     return module
 
 
-def _instance(obj: Any) -> Any:
-    return obj() if isinstance(obj, type) else obj
+def _instance(spec: str, obj: Any) -> Any:
+    """A class is made with no arguments; anything it raises is a load error."""
+    if not isinstance(obj, type):
+        return obj
+    try:
+        return obj()
+    except Exception as exc:
+        raise PluginLoadError(
+            f"plugin {spec}: {obj.__name__}() failed: {type(exc).__name__}: {exc}"
+        ) from exc

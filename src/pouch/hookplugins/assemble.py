@@ -124,7 +124,7 @@ async def _reactivate(plugin: AnyPlugin) -> None:
             await remote.activate_in_time(plugin)
         except (remote.RemoteError, TimeoutError) as exc:
             raise PluginLoadError(
-                f"plugin {plugin.name}: activation failed: {exc or 'timed out'}"
+                f"plugin {plugin.name}: activation failed: {remote.describe(exc)}"
             ) from exc
 
 

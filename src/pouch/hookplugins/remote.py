@@ -145,7 +145,7 @@ async def connect(settings: PluginSettings, name: str | None = None) -> RemotePl
         await plugin.close()
         message = (
             f"plugin {plugin.name}: activation at {plugin.address} failed: "
-            f"{_describe(exc)}"
+            f"{describe(exc)}"
         )
         if isinstance(exc, RemoteError) and exc.unreachable:
             raise PluginUnreachable(message) from exc
@@ -159,7 +159,8 @@ async def activate_in_time(plugin: RemotePlugin) -> None:
     await asyncio.wait_for(plugin.activate(), timeout)
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An activation failure in words (a TimeoutError has none of its own)."""
     return "timed out" if isinstance(exc, TimeoutError) else str(exc)
 
 

@@ -429,3 +429,18 @@ def test_stop_signal_and_timeout(docker: Docker) -> None:
     docker.ok("stop", "cli-stopsig")
     assert docker.ok("inspect", "-f", "{{.State.ExitCode}}", "cli-stopsig") == "9\n"
     docker.ok("rm", "cli-stopsig")
+
+
+def test_system_df_counts_images_in_use(docker: Docker) -> None:
+    docker.ok("run", "-d", "--name", "cli-df", "busybox", "sleep", "300")
+    rows = dict(
+        line.split("|", 1)
+        for line in docker.ok(
+            "system", "df", "--format", "{{.Type}}|{{.Active}} {{.Reclaimable}}"
+        ).splitlines()
+    )
+    active, reclaimable = rows["Images"].split(" ", 1)
+    assert int(active) >= 1
+    # busybox is in use, so not everything can be reclaimed.
+    assert "(100%)" not in reclaimable, rows
+    docker.ok("rm", "-f", "cli-df")

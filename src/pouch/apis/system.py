@@ -160,7 +160,9 @@ async def disk_usage(request: web.Request) -> web.Response:
         users[c["ImageID"]] = users.get(c["ImageID"], 0) + 1
     for image in images:
         image["Containers"] = users.get(image["Id"], 0)
-        image.setdefault("SharedSize", 0)
+        # Layers are not counted apart here; 0 (not the list's -1, "not computed")
+        # lets the docker CLI count what the images in use hold.
+        image["SharedSize"] = 0
     return json_response({
         "LayersSize": sum(int(i.get("Size", 0)) for i in images),
         "Images": images,

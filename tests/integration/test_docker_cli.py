@@ -72,6 +72,7 @@ def test_version_info_images(docker: Docker) -> None:
 
     info = docker.ok("info", "--format", "{{json .}}")
     assert json.loads(info)["OSType"] == "linux"
+    assert json.loads(info)["SecurityOptions"] == ["name=seccomp,profile=builtin"]
 
     images = docker.ok("images")
     assert images.splitlines()[0].split() == [

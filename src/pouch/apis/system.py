@@ -126,7 +126,7 @@ async def info(request: web.Request) -> web.Response:
             "Log": ["json-file"],
         },
         "PouchPlugins": ctx.plugins.describe(),
-        "SecurityOptions": [],
+        "SecurityOptions": ["name=seccomp,profile=builtin"],
         "Labels": [],
         "ExperimentalBuild": False,
         "Warnings": [],

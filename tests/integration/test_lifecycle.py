@@ -259,3 +259,17 @@ def test_rm_force_racing_a_start_leaves_no_task(daemon: Pouchd) -> None:
     ).stdout.split()  # fmt: skip
     assert not set(made) & set(tasks), "a task outlived its container"
     assert not set(made) & set(containers)
+
+
+def test_overlapping_restarts_each_answer_204(daemon: Pouchd) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cid = daemon.run(["sleep", "300"])
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(
+            lambda _: daemon.status_of("POST", f"/containers/{cid}/restart", t=0)[0],
+            range(4),
+        ))  # fmt: skip
+    assert statuses == [204] * 4
+    assert daemon.inspect(cid)["State"]["Running"] is True
+    daemon.api("DELETE", f"/containers/{cid}", force=1)

@@ -803,9 +803,13 @@ class ContainerManager:
 
     async def restart(self, ref: str, timeout: int | None = None) -> None:
         container = self.get(ref)
+        # Restarts that overlap each find it stopping or started by another: as
+        # with dockerd, each still answers that the container was restarted.
         if container.running:
-            await self.stop(container.id, timeout)
-        await self.start(container.id)
+            with contextlib.suppress(NotModified):
+                await self.stop(container.id, timeout)
+        with contextlib.suppress(NotModified):
+            await self.start(container.id)
         self.emit(container, "restart")
 
     async def remove(

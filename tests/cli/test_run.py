@@ -177,9 +177,18 @@ def test_run_missing_image_says_unable_to_find(pouch: Pouch, fake: FakeDaemon) -
         "/containers/create",
         Answer(404, {"message": "No such image: busybox:latest"}),
     )
+    fake.on(
+        "POST",
+        "/images/create",
+        Answer(404, {"message": "manifest for busybox:latest not found"}),
+    )
     result = pouch("run", "busybox")
     assert result.exit_code == 125
-    assert result.stderr == "Unable to find image 'busybox:latest' locally\n"
+    assert result.stderr == (
+        "Unable to find image 'busybox:latest' locally\n"
+        "Error response from daemon: manifest for busybox:latest not found\n"
+    )
+    assert fake.find("POST", "/images/create").query == {"fromImage": "busybox:latest"}
 
 
 def test_run_start_failure_exits_125(pouch: Pouch, fake: FakeDaemon) -> None:

@@ -153,3 +153,37 @@ def test_rmi_collects_unreferenced_blobs(
     assert top not in _snapshots(daemon)
     assert chain_ids(chain)[0] in _snapshots(daemon)  # busybox's, still used
     assert json.dumps(daemon.api("GET", "/images/json")).count("test/gc") == 0
+
+
+def test_pouch_run_pulls_an_image_that_is_not_there(
+    daemon: Pouchd, registry: Registry
+) -> None:
+    """As docker run does: the missing image is named, pulled (its status lines on
+    stderr) and run; stdout holds only the container's output."""
+    import os
+
+    from tests.support.daemon import BIN
+
+    name = f"{registry.host}/test/run-pulls:v1"
+    _tag(daemon, "busybox", f"{registry.host}/test/run-pulls", "v1")
+    assert not errors(push(daemon, name))
+    daemon.api("DELETE", f"/images/{name}")
+    env = {**os.environ, "POUCH_HOST": daemon.host}
+    done = subprocess.run(
+        [str(BIN / "pouch"), "run", "--rm", name, "echo", "pulled by run"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "pulled by run\n"
+    assert done.stderr.startswith(f"Unable to find image '{name}' locally\n")
+    assert f"Status: Downloaded newer image for {name}" in done.stderr
+    daemon.api("DELETE", f"/images/{name}")
+
+    gone = f"{registry.host}/test/never-pushed:v1"
+    failed = subprocess.run(
+        [str(BIN / "pouch"), "run", "--rm", gone, "true"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert failed.returncode == 125
+    assert failed.stderr.splitlines()[0] == f"Unable to find image '{gone}' locally"
+    assert "Error response from daemon" in failed.stderr

@@ -51,6 +51,20 @@ def pull(ctx: click.Context, quiet: bool, name: str) -> None:
         click.echo(name)
 
 
+def pull_for_run(client: Any, name: str) -> None:
+    """The pull ``run`` and ``create`` make for an image that is not there: its
+    status lines on stderr, as docker's are, so stdout stays the container's."""
+    stream = client.request(
+        "POST", "/images/create", {"fromImage": name}, None, _auth_header(name)
+    )
+    for message in _messages(stream):
+        _raise_error(message)
+        if isinstance(message, dict) and not message.get("progressDetail"):
+            line = _line(message)
+            if line:
+                click.echo(line, err=True)
+
+
 @click.command()
 @click.option("-q", "--quiet", is_flag=True, help="Suppress verbose output.")
 @click.argument("name")

@@ -62,19 +62,32 @@ def _create(client: "Client", options: CreateOptions, exit_code: int) -> str:
 
     try:
         body = build_create_body(options)
-        created = client.create_container(body, options.name)
+        try:
+            created = client.create_container(body, options.name)
+        except APIError as exc:
+            if not (exc.is_not_found and "image" in exc.message.lower()):
+                raise
+            # As docker does: say so, pull it, and create again.
+            image = _with_tag(options.image)
+            click.echo(f"Unable to find image '{image}' locally", err=True)
+            _pull(client, image, exit_code)
+            created = client.create_container(body, options.name)
     except FlagError as exc:
         raise Failure(str(exc), exit_code) from exc
-    except APIError as exc:
-        if exc.is_not_found and "image" in exc.message.lower():
-            message = f"Unable to find image '{_with_tag(options.image)}' locally"
-            raise Failure(message, exit_code) from exc
-        raise Failure(error_line(exc), exit_code) from exc
     except ClientError as exc:
         raise Failure(error_line(exc), exit_code) from exc
     for warning in created.get("Warnings") or ():
         click.echo(f"WARNING: {warning}", err=True)
     return str(created["Id"])
+
+
+def _pull(client: "Client", image: str, exit_code: int) -> None:
+    from .registry import pull_for_run
+
+    try:
+        pull_for_run(client, image)
+    except Failure as exc:
+        raise Failure(exc.message, exit_code) from exc
 
 
 def _with_tag(image: str) -> str:

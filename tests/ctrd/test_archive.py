@@ -178,7 +178,7 @@ def test_not_an_image_archive(tmp_path: Path) -> None:
         with pytest.raises(ArchiveError, match="neither manifest.json"):
             archive.images()
     (tmp_path / "notatar").write_bytes(b"hello")
-    with pytest.raises(ArchiveError, match="cannot read image archive"):
+    with pytest.raises(ArchiveError, match="not a whole tar archive"):
         Archive(tmp_path / "notatar")
 
 

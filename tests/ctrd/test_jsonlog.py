@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
@@ -21,6 +22,7 @@ from pouch.ctrd.jsonlog import (
     LogEntry,
     binary_log_uri,
     frame,
+    log_argument,
     parse_time_ns,
     read_logs,
     rfc3339nano,
@@ -44,6 +46,22 @@ class Logger:
 
 @pytest.fixture
 def logger(tmp_path: Path) -> Iterator[Logger]:
+    path = tmp_path / "c1" / "json.log"
+    made = start_logger(path, str(path))
+    yield made
+    stop_logger(made)
+
+
+@pytest.fixture
+def rotating_logger(tmp_path: Path) -> Iterator[Logger]:
+    """Rotating at 300 bytes over three files."""
+    path = tmp_path / "c1" / "json.log"
+    made = start_logger(path, log_argument(str(path), 300, 3))
+    yield made
+    stop_logger(made)
+
+
+def start_logger(path: Path, argument: str) -> Logger:
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     ready_r, ready_w = os.pipe()
@@ -54,9 +72,8 @@ def logger(tmp_path: Path) -> Iterator[Logger]:
         for fd, target in zip(high, (3, 4, 5), strict=True):
             os.dup2(fd, target)
 
-    path = tmp_path / "c1" / "json.log"
     proc = subprocess.Popen(
-        [str(POUCHD), "json-file", str(path)],
+        [str(POUCHD), "json-file", argument],
         preexec_fn=wire,
         pass_fds=(3, 4, 5),  # kept open past preexec_fn, which dup2s onto them
         env={"CONTAINER_ID": "c1", "CONTAINER_NAMESPACE": "test"},
@@ -66,16 +83,18 @@ def logger(tmp_path: Path) -> Iterator[Logger]:
     # The shim waits for EOF on the ready pipe before it starts the container.
     assert os.read(ready_r, 1) == b""
     os.close(ready_r)
-    made = Logger(proc, out_w, err_w, path)
-    yield made
+    return Logger(proc, out_w, err_w, path)
+
+
+def stop_logger(made: Logger) -> None:
     for fd in (made.stdout, made.stderr):
         try:
             os.close(fd)
         except OSError:
             pass
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
+    if made.proc.poll() is None:
+        made.proc.kill()
+    made.proc.wait()
 
 
 def test_logger_writes_json_lines(logger: Logger) -> None:
@@ -136,6 +155,34 @@ def test_binary_log_uri() -> None:
         uri
         == "binary:///usr/bin/pouchd?json-file=/var/lib/pouch/containers/a%20b/json.log"
     )
+    # With rotation the one query value carries a JSON object.
+    uri = binary_log_uri("/usr/bin/pouchd", "/l/json.log", 1000, 3)
+    value = unquote(uri.split("?json-file=", 1)[1])
+    assert json.loads(value) == {"path": "/l/json.log", "max-size": 1000, "max-file": 3}
+
+
+def test_logger_rotates_as_dockerd(rotating_logger: Logger) -> None:
+    """At 300 bytes, before the next line: json.log -> .1 -> .2; .3 never."""
+    for n in range(40):
+        os.write(rotating_logger.stdout, f"line {n:02d}\n".encode())
+        time.sleep(0.002)
+    os.close(rotating_logger.stdout)
+    os.close(rotating_logger.stderr)
+    assert rotating_logger.proc.wait(10) == 0
+
+    path = rotating_logger.path
+    names = sorted(p.name for p in path.parent.iterdir())
+    assert names == ["json.log", "json.log.1", "json.log.2"]
+    kept = []
+    for name in ("json.log.2", "json.log.1", "json.log"):
+        text = (path.parent / name).read_text()
+        if name != "json.log":
+            assert 300 <= len(text) < 300 + 80
+        kept += [json.loads(line)["log"] for line in text.splitlines()]
+    assert kept == [f"line {n:02d}\n" for n in range(40 - len(kept), 40)]
+    entries = collect(path, follow=False)
+    assert [e.data.decode() for e in entries] == kept
+    assert [e.data.decode() for e in collect(path, follow=False, tail=7)] == kept[-7:]
 
 
 def test_frame() -> None:
@@ -260,3 +307,77 @@ def test_follow_with_tail_starts_at_the_end(log_file: Path) -> None:
         return [first.data, second.data, *rest]
 
     assert asyncio.run(scenario()) == [b"end\n", b"new\n"]
+
+
+def test_read_follows_rotations(tmp_path: Path) -> None:
+    """A follower reads a renamed file to its end and goes on with the next one
+    (by the time of its first line), even when the writer rotated more than once
+    since it last looked."""
+    path = tmp_path / "json.log"
+
+    def rotate() -> None:
+        for n in (2, 1):
+            older = tmp_path / f"json.log.{n}"
+            if older.exists():
+                older.rename(tmp_path / f"json.log.{n + 1}")
+        path.rename(tmp_path / "json.log.1")
+
+    async def scenario() -> list[bytes]:
+        stop = asyncio.Event()
+        write_entries(path, [("stdout", "a\n", T0)])
+        stream = read_logs(path, follow=True, tail=None, stop=stop)
+        got = [(await stream.__anext__()).data]
+        write_entries(path, [("stdout", "b\n", T0 + 1)])
+        rotate()
+        write_entries(path, [("stdout", "c\n", T0 + 2)])
+        rotate()
+        write_entries(path, [("stdout", "d\n", T0 + 3)])
+        for _ in range(3):
+            got.append((await asyncio.wait_for(stream.__anext__(), 5)).data)
+        stop.set()
+        got += [e.data async for e in stream]
+        return got
+
+    assert asyncio.run(scenario()) == [b"a\n", b"b\n", b"c\n", b"d\n"]
+
+
+def test_read_follows_a_log_emptied_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "json.log"
+
+    async def scenario() -> list[bytes]:
+        stop = asyncio.Event()
+        write_entries(path, [("stdout", "old line\n", T0)])
+        stream = read_logs(path, follow=True, tail=0, stop=stop)
+        pending = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0.2)
+        path.write_text("")
+        write_entries(path, [("stdout", "new\n", T0)])
+        got = [(await asyncio.wait_for(pending, 5)).data]
+        stop.set()
+        got += [e.data async for e in stream]
+        return got
+
+    assert asyncio.run(scenario()) == [b"new\n"]
+
+
+def test_a_follower_keeps_the_files_it_has_seen(tmp_path: Path) -> None:
+    """A file the follower has seen is read even if it is removed (with its
+    container) before the follower gets to it."""
+    path = tmp_path / "json.log"
+
+    async def scenario() -> list[bytes]:
+        stop = asyncio.Event()
+        write_entries(path, [("stdout", "a\n", T0)])
+        stream = read_logs(path, follow=True, tail=None, stop=stop)
+        got = [(await stream.__anext__()).data]
+        write_entries(path, [("stdout", "b\n", T0 + 1)])
+        path.rename(tmp_path / "json.log.1")
+        write_entries(path, [("stdout", "c\n", T0 + 2)])
+        got.append((await stream.__anext__()).data)  # b, and c's file is seen
+        for name in tmp_path.glob("json.log*"):
+            name.unlink()
+        stop.set()
+        got += [e.data async for e in stream]
+        return got
+
+    assert asyncio.run(scenario()) == [b"a\n", b"b\n", b"c\n"]

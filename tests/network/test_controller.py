@@ -11,6 +11,7 @@ from pouch.network import links, nat
 from pouch.network.errors import (
     AddressInUse,
     EndpointExists,
+    InvalidAddress,
     NetworkError,
     NetworkExists,
     NetworkInUse,
@@ -203,6 +204,13 @@ def test_network_rules(tmp_path: Path) -> None:
             with pytest.raises(NetworkInUse, match="interface lo already exists"):
                 await ctl.create_network("x", "10.199.11.0/24", None, "lo")
             assert await links.link_exists("lo")
+            # The kernel's rule for interface names, checked before anything is made.
+            for bad in ("pt:1", "pt 1", "pt/1", "..", "pt" + "x" * 14, "ptéééééééé"):
+                with pytest.raises(InvalidAddress, match="invalid interface name"):
+                    await ctl.create_network("x", "10.199.11.0/24", None, bad)
+            with pytest.raises(InvalidAddress, match="too small for a network"):
+                await ctl.create_network("x", "10.199.11.0/32", None, "pt1")
+            assert [n.name for n in ctl.list_networks()] == ["none", "host", "bridge"]
 
             net = await ctl.create_network("inner", "10.199.12.0/24", None, "pt2", True)
             assert net.internal and await links.link_exists("pt2")

@@ -100,3 +100,11 @@ def test_is_loopback() -> None:
     assert ipam.is_loopback("::1")
     assert not ipam.is_loopback("10.255.255.53")
     assert not ipam.is_loopback("not-an-address")
+
+
+def test_a_subnet_holds_a_gateway_and_a_container() -> None:
+    with pytest.raises(InvalidAddress, match="too small for a network"):
+        ipam.check_room(IPv4Network("10.0.0.0/32"))
+    ipam.check_room(IPv4Network("10.0.0.0/31"))
+    assert ipam.default_gateway(IPv4Network("10.0.0.0/31")) == IPv4Address("10.0.0.0")
+    assert ipam.default_gateway(IPv4Network("10.0.0.4/32")) == IPv4Address("10.0.0.4")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +23,7 @@ BIN = Path(sys.executable).parent
 BUSYBOX_TAR = ROOT / "build" / "images" / "busybox.tar"
 
 _bridges = itertools.count(1)
+JSON = "application/json"
 
 
 def remove_bridge(bridge: str) -> None:
@@ -150,6 +153,23 @@ class Pouchd:
             return stream.response.status, stream.json()
         except APIError as exc:
             return exc.status, {"message": exc.message}
+
+    def send(
+        self, method: str, path: str, body: bytes = b"", content_type: str = JSON
+    ) -> tuple[int, str, bytes]:
+        """One request as it goes on the wire, no client in between: (status,
+        Content-Type, body). ``path`` carries its own query string."""
+        conn = http.client.HTTPConnection("localhost", timeout=60)
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(str(self.socket))
+        conn.sock = sock
+        try:
+            conn.request(method, path, body, {"Content-Type": content_type})
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        return response.status, response.getheader("Content-Type") or "", data
 
     def load_busybox(self) -> None:
         with open(BUSYBOX_TAR, "rb") as tarball:

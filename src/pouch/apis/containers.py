@@ -19,14 +19,17 @@ from pouch.apis.wire import (
     query_bool,
     query_filters,
     query_int,
+    query_timestamp,
 )
 from pouch.ctrd import jsonlog
 from pouch.errors import Conflict, InvalidParameter
 from pouch.mgr import archive, operations
 from pouch.mgr import stats as stats_mod
 from pouch.mgr import top as top_mod
+from pouch.types import WaitCondition
 
 STAT_HEADER = "X-Docker-Container-Path-Stat"
+_ARCHIVE_CHUNK = 1 << 16
 
 
 def _ctx(request: web.Request) -> ApiContext:
@@ -90,8 +93,9 @@ async def remove(request: web.Request) -> web.Response:
 
 
 async def wait(request: web.Request) -> web.StreamResponse:
-    """Headers at once, the body at exit: clients wait on the open response."""
-    condition = request.query.get("condition", "not-running")
+    """Headers at once, the body at exit: clients wait on the open response. So
+    everything that can be refused is checked before the headers go out."""
+    condition = _wait_condition(request)
     waiting = _ctx(request).containers.wait_future(request.match_info["id"], condition)
     response = web.StreamResponse(headers={"Content-Type": "application/json"})
     await response.prepare(request)
@@ -101,6 +105,17 @@ async def wait(request: web.Request) -> web.StreamResponse:
         await response.write(b'{"StatusCode": %d, "Error": null}\n' % code)
         await response.write_eof()
     return response
+
+
+def _wait_condition(request: web.Request) -> str:
+    value = request.query.get("condition") or WaitCondition.NOT_RUNNING
+    try:
+        return WaitCondition(value).value
+    except ValueError:
+        expected = ", ".join(c.value for c in WaitCondition)
+        raise InvalidParameter(
+            f"invalid condition {value!r}: expected one of {expected}"
+        ) from None
 
 
 async def logs(request: web.Request) -> web.StreamResponse:
@@ -117,8 +132,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
         stdout=stdout,
         stderr=stderr,
         tail=tail,
-        since=float(request.query.get("since") or 0),
-        until=float(request.query.get("until") or 0),
+        since=query_timestamp(request, "since") or 0,
+        until=query_timestamp(request, "until") or 0,
         timestamps=timestamps,
     )
     tty = container.request.Tty
@@ -203,8 +218,8 @@ async def archive_head(request: web.Request) -> web.Response:
     path = _archive_path(request)
     async with archive.container_root(
         _ctx(request).containers, request.match_info["id"]
-    ) as root:  # noqa: E501
-        doc = await asyncio.to_thread(archive.path_stat, root, path)
+    ) as fs:
+        doc = await asyncio.to_thread(archive.path_stat, fs, path)
     return web.Response(status=200, headers={STAT_HEADER: archive.stat_header(doc)})
 
 
@@ -212,9 +227,9 @@ async def archive_get(request: web.Request) -> web.Response:
     path = _archive_path(request)
     async with archive.container_root(
         _ctx(request).containers, request.match_info["id"]
-    ) as root:  # noqa: E501
-        doc = await asyncio.to_thread(archive.path_stat, root, path)
-        data = await asyncio.to_thread(archive.tar_of, root, path)
+    ) as fs:
+        doc = await asyncio.to_thread(archive.path_stat, fs, path)
+        data = await asyncio.to_thread(archive.tar_of, fs, path)
     headers = {
         STAT_HEADER: archive.stat_header(doc),
         "Content-Type": "application/x-tar",
@@ -223,12 +238,14 @@ async def archive_get(request: web.Request) -> web.Response:
 
 
 async def archive_put(request: web.Request) -> web.Response:
+    """The body is streamed into the container as it arrives."""
     path = _archive_path(request)
-    data = await request.read()
+    no_overwrite = query_bool(request, "noOverwriteDirNonDir")
     async with archive.container_root(
         _ctx(request).containers, request.match_info["id"]
-    ) as root:  # noqa: E501
-        await asyncio.to_thread(archive.extract, root, path, data)
+    ) as fs:
+        body = request.content.iter_chunked(_ARCHIVE_CHUNK)
+        await archive.extract(fs, path, body, no_overwrite_dir_non_dir=no_overwrite)
     return web.Response(status=200)
 
 
@@ -236,6 +253,8 @@ def _archive_path(request: web.Request) -> str:
     path = request.query.get("path", "")
     if not path:
         raise InvalidParameter("path is required: name a file or directory")
+    if "\0" in path:
+        raise InvalidParameter(f"path {path!r} holds a NUL byte: name a file")
     return path
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from pouch.apis.context import ApiContext
-from pouch.apis.wire import json_response, query_bool, query_filters
+from pouch.apis.wire import json_object, json_response, query_bool, query_filters
 from pouch.errors import InvalidParameter, PouchError
 from pouch.mgr.image import ImageManager
 from pouch.registry import auth, progress
@@ -190,11 +190,8 @@ async def push(request: web.Request) -> web.StreamResponse:
 
 async def login(request: web.Request) -> web.Response:
     """Check credentials against a registry (``docker login``); stores nothing."""
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidParameter("auth body is not JSON") from exc
-    if not isinstance(body, dict) or not body.get("username"):
+    body = await json_object(request, "auth request")
+    if not body.get("username"):
         raise InvalidParameter("auth needs username and password")
     creds = auth.Credentials(str(body["username"]), str(body.get("password", "")))
     await _images(request).check_login(str(body.get("serveraddress") or ""), creds)

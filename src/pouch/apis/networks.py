@@ -52,13 +52,15 @@ async def prune(request: web.Request) -> web.Response:
 
 
 def routes() -> list[tuple[str, str, object]]:
+    # A network's name may hold a slash (dockerd only refuses a blank one), so
+    # "{id}" takes one too, as dockerd's routes do.
     return [
         ("GET", "/networks", list_),
         ("GET", "/networks/json", list_),
         ("POST", "/networks/create", create),
         ("POST", "/networks/prune", prune),
-        ("GET", "/networks/{id}", inspect),
-        ("DELETE", "/networks/{id}", remove),
-        ("POST", "/networks/{id}/connect", connect),
-        ("POST", "/networks/{id}/disconnect", disconnect),
+        ("GET", "/networks/{id:.+}", inspect),
+        ("DELETE", "/networks/{id:.+}", remove),
+        ("POST", "/networks/{id:.+}/connect", connect),
+        ("POST", "/networks/{id:.+}/disconnect", disconnect),
     ]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from pouch.apis.context import ApiContext
 from pouch.apis.wire import json_object, json_response, query_bool, query_filters
-from pouch.errors import InvalidParameter
 from pouch.mgr.volumes import VolumeManager
-from pouch.types import VolumeCreateRequest
+from pouch.types import VolumeCreateRequest, parse_model
 
 
 def _volumes(request: web.Request) -> VolumeManager:
@@ -19,14 +17,7 @@ def _volumes(request: web.Request) -> VolumeManager:
 
 async def create(request: web.Request) -> web.Response:
     body = await json_object(request)
-    try:
-        wanted = VolumeCreateRequest.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidParameter(
-            f"invalid volume create request: {where}: {first['msg']}"
-        ) from exc
+    wanted = parse_model(VolumeCreateRequest, body, "volume create request")
     volume = _volumes(request).create(
         wanted.Name or "",
         driver=wanted.Driver or "",

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import reprlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from pouch.errors import NotModified, PouchError
+from pouch.errors import InvalidParameter, NotModified, PouchError
+from pouch.types import decode_object
 
 log = logging.getLogger("pouch.api")
 
@@ -67,8 +70,6 @@ def query_int(request: web.Request, name: str) -> int | None:
     value = request.query.get(name)
     if value in (None, ""):
         return None
-    from pouch.errors import InvalidParameter
-
     try:
         return int(value)
     except ValueError as exc:
@@ -77,25 +78,51 @@ def query_int(request: web.Request, name: str) -> int | None:
         ) from exc
 
 
-def query_filters(request: web.Request) -> dict[str, list[str]]:
-    """``filters`` as JSON: {"key": ["v"]} or the older {"key": {"v": true}}."""
-    from pouch.errors import InvalidParameter
+_TIMESTAMP = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
+
+def query_timestamp(request: web.Request, name: str) -> float | None:
+    """``since``/``until`` as the docker CLI sends them: seconds since the epoch,
+    with an optional fraction."""
+    value = request.query.get(name)
+    if not value:
+        return None
+    if not _TIMESTAMP.fullmatch(value):
+        raise InvalidParameter(
+            f"invalid {name}={value!r}: expected seconds since the epoch, such as "
+            "1700000000.5"
+        )
+    return float(value)
+
+
+def query_filters(request: web.Request) -> dict[str, list[str]]:
+    """``filters`` as JSON: {"key": ["v"]}, or the older {"key": {"v": true}} that
+    keeps the values mapped to true. Anything else is refused, naming the key."""
     raw = request.query.get("filters")
     if not raw:
         return {}
     try:
         parsed = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid filters: {raw!r} is not JSON") from exc
+    except (ValueError, RecursionError) as exc:
+        raise InvalidParameter(
+            f"invalid filters: {reprlib.repr(raw)} is not JSON"
+        ) from exc
     if not isinstance(parsed, dict):
-        raise InvalidParameter(f"invalid filters: {raw!r} is not a JSON object")
-    return {
-        key: list(values)
-        if isinstance(values, list)
-        else [k for k, v in values.items() if v]  # noqa: E501
-        for key, values in parsed.items()
-    }
+        raise InvalidParameter(
+            f"invalid filters: {reprlib.repr(raw)} is not a JSON object"
+        )
+    return {key: _filter_values(key, values) for key, values in parsed.items()}
+
+
+def _filter_values(key: str, values: Any) -> list[str]:
+    if isinstance(values, list) and all(isinstance(v, str) for v in values):
+        return values
+    if isinstance(values, dict) and all(isinstance(v, bool) for v in values.values()):
+        return [value for value, wanted in values.items() if wanted]
+    raise InvalidParameter(
+        f"invalid filter {key!r}: expected a list of strings or a map of strings to "
+        f"booleans, not {reprlib.repr(values)}"
+    )
 
 
 async def json_object(
@@ -103,13 +130,4 @@ async def json_object(
 ) -> dict[str, Any]:
     """The request's body as a JSON object (empty means ``{}``), or a 400 that says
     which rule it broke."""
-    from pouch.errors import InvalidParameter
-
-    raw = await request.read()
-    try:
-        body = json.loads(raw or b"{}")
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid JSON in {what}: {exc}") from exc
-    if not isinstance(body, dict):
-        raise InvalidParameter(f"{what} must be a JSON object")
-    return body
+    return decode_object(await request.read(), what)

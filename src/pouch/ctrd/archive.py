@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -69,9 +70,12 @@ class Archive:
         self.path = Path(path)
         try:
             self._tar = tarfile.open(self.path, "r:*")
-        except (OSError, tarfile.TarError) as err:
-            raise ArchiveError(f"cannot read image archive {self.path}: {err}") from err
-        self._members = {m.name.removeprefix("./"): m for m in self._tar.getmembers()}
+            # Every header is read now: a tarball cut short is found before the
+            # import writes anything.
+            members = self._tar.getmembers()
+        except (OSError, EOFError, zlib.error, tarfile.TarError) as err:
+            raise ArchiveError(f"not a whole tar archive: {err}") from err
+        self._members = {m.name.removeprefix("./"): m for m in members}
         self._digests: dict[str, tuple[str, int, bytes]] = {}
 
     def __enter__(self) -> Archive:
@@ -89,10 +93,10 @@ class Archive:
         """A file object over one member; links are followed."""
         member = self._members.get(name.removeprefix("./"))
         if member is None:
-            raise ArchiveError(f"{self.path}: no {name!r} in the archive")
+            raise ArchiveError(f"no {name!r} in the archive")
         f = self._tar.extractfile(member)
         if f is None:
-            raise ArchiveError(f"{self.path}: {name!r} is not a regular file")
+            raise ArchiveError(f"{name!r} in the archive is not a regular file")
         return f
 
     def read_member(self, name: str) -> bytes:
@@ -103,7 +107,7 @@ class Archive:
         try:
             return json.loads(self.read_member(name))
         except ValueError as err:
-            raise ArchiveError(f"{self.path}: {name} is not JSON: {err}") from err
+            raise ArchiveError(f"{name} in the archive is not JSON: {err}") from err
 
     def has(self, name: str) -> bool:
         return name.removeprefix("./") in self._members
@@ -136,14 +140,14 @@ class Archive:
         if self.has("manifest.json"):
             return self._docker_images()
         raise ArchiveError(
-            f"{self.path} is not an image archive: it has neither manifest.json "
+            "it is not an image archive: it has neither manifest.json "
             "(docker save) nor index.json (OCI image layout)"
         )
 
     def _docker_images(self) -> list[ArchiveImage]:
         entries = self.read_json("manifest.json")
         if not isinstance(entries, list):
-            raise ArchiveError(f"{self.path}: manifest.json is not a list")
+            raise ArchiveError("manifest.json in the archive is not a list")
         return [self._docker_image(entry) for entry in entries]
 
     def _docker_image(self, entry: dict[str, Any]) -> ArchiveImage:
@@ -225,7 +229,7 @@ class Archive:
     def _blob_bytes(self, desc: Descriptor) -> bytes:
         data = self.read_member(_blob_path(desc.digest))
         if sha256_digest(data) != desc.digest:
-            raise ArchiveError(f"{self.path}: blob {desc.digest} fails its digest")
+            raise ArchiveError(f"blob {desc.digest} in the archive fails its digest")
         return data
 
 

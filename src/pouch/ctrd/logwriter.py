@@ -14,6 +14,14 @@ keep reading until the pipes report EOF. With a terminal the shim copies the con
 to fd 3 and never writes fd 4 (its write end may never be closed), so once stdout
 ends we give stderr only a short grace period.
 
+The shim passes a single query value, and in Go's map order when there are more, so
+the program takes one argument: the log's path, or a JSON object holding the path and
+the rotation limits (``log_argument``). With ``max-size`` the log rotates as
+dockerd's json-file driver rotates it: once the file has reached the size, before
+the next line, ``file.1`` becomes ``file.2`` and so on (the oldest beyond
+``max-file`` goes), the file becomes ``file.1`` and a new one is begun; with one
+file it is emptied instead.
+
 The shim waits for this program before it starts the container, and one lives beside
 every container, so it imports only a few standard modules (the reader is in
 ``jsonlog``).
@@ -82,12 +90,32 @@ class _LineWriter:
             self.pending = b""
 
 
+def log_argument(path: str, max_size: int = -1, max_files: int = 1) -> str:
+    """The program's one argument: the path alone when the log does not rotate."""
+    if max_size <= 0:
+        return path
+    return json.dumps({"path": path, "max-size": max_size, "max-file": max_files})
+
+
+def parse_argument(text: str) -> tuple[str, int, int]:
+    """(path, max size or -1, max files) from ``log_argument``'s text; paths are
+    absolute, so a ``{`` starts the JSON form."""
+    if not text.startswith("{"):
+        return text, -1, 1
+    doc = json.loads(text)
+    return str(doc["path"]), int(doc["max-size"]), max(int(doc["max-file"]), 1)
+
+
 class _Output:
     """The log file: one JSON object per line, flushed at once for followers."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, max_size: int = -1, max_files: int = 1) -> None:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        self.path = path
+        self.max_size = max_size
+        self.max_files = max_files
         self.file = open(path, "ab", buffering=0)  # noqa: SIM115 - lives with us
+        self.size = os.fstat(self.file.fileno()).st_size
 
     def write(self, stream: str, data: bytes) -> None:
         entry = {
@@ -96,15 +124,36 @@ class _Output:
             "time": rfc3339nano(time.time_ns()),
         }
         line = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
-        self.file.write(line.encode() + b"\n")
+        if 0 < self.max_size <= self.size:
+            self._rotate()
+        encoded = line.encode() + b"\n"
+        self.file.write(encoded)
+        self.size += len(encoded)
+
+    def _rotate(self) -> None:
+        self.file.close()
+        for n in range(self.max_files - 1, 1, -1):
+            older = f"{self.path}.{n - 1}"
+            if os.path.exists(older):
+                os.replace(older, f"{self.path}.{n}")
+        if self.max_files > 1:
+            os.replace(self.path, f"{self.path}.1")
+        self.file = open(self.path, "wb", buffering=0)  # noqa: SIM115
+        self.size = 0
 
 
 def run_logger(argv: list[str]) -> int:
-    """Entry point of ``pouchd json-file <path>``: copy fds 3 and 4 into <path>."""
+    """Entry point of ``pouchd json-file <path or JSON>``: copy fds 3 and 4 into
+    the log (see ``log_argument``)."""
     if len(argv) != 1:
         os.write(2, b"usage: pouchd json-file <log path>\n")
         return 2
-    out = _Output(argv[0])
+    try:
+        path, max_size, max_files = parse_argument(argv[0])
+    except (ValueError, KeyError, TypeError):
+        os.write(2, b"pouchd json-file: a path, or JSON with path and limits\n")
+        return 2
+    out = _Output(path, max_size, max_files)
     terminated: list[float] = []
     signal.signal(signal.SIGTERM, lambda *_: terminated.append(time.monotonic()))
     signal.signal(signal.SIGINT, signal.SIG_IGN)

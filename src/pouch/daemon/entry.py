@@ -1,13 +1,15 @@
 """The ``pouchd`` executable.
 
-Besides the daemon, the same executable serves two short-lived roles that the
-runtime starts on our behalf, so it dispatches on its first argument before importing
+Besides the daemon, the same executable serves short-lived roles that the runtime, or
+the daemon itself, starts, so it dispatches on its first argument before importing
 anything heavy:
 
 - ``pouchd libnetwork-setkey <container id> <controller id>``: the OCI prestart hook
   that hands a container's network namespace to the daemon.
 - ``pouchd json-file <path>``: the log program that containerd's shim starts for a
   container (``binary://`` stdio), writing its output in json-file format.
+- ``pouchd chroot-archive <action> <root> <path>``: the daemon's copies out of and
+  into a container (``docker cp``), done chrooted into the container's root.
 """
 
 import sys
@@ -24,6 +26,10 @@ def main() -> None:
         from pouch.ctrd.logwriter import run_logger
 
         sys.exit(run_logger(argv[1:]))
+    if role == "chroot-archive":
+        from pouch.mgr.chrootarchive import run_helper
+
+        sys.exit(run_helper(argv[1:]))
 
     from pouch.daemon.main import run
 

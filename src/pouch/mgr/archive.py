@@ -1,82 +1,70 @@
-"""Copying files out of and into a container's filesystem, for ``docker cp``.
+"""Copying files out of and into a container's filesystem, for ``docker cp`` and
+``docker export``.
 
 A running container's filesystem is reached through /proc/<pid>/root, which shows
 its mounts too. A stopped container's rootfs is an overlay that is mounted only while
 it runs, so its snapshot's mounts are mounted on a temporary directory for the copy.
 
-Paths are resolved inside that root by hand: an absolute symlink in the container
-names a path in the container, and the kernel would resolve it on the host.
+The daemon never touches a path below that root itself, since the kernel would
+resolve the container's symlinks against the host's ``/``: each look, read and write
+is done by a ``pouchd chroot-archive`` process chrooted into the root (see
+``chrootarchive``). This module starts it, streams to and from it, and turns its
+exit status into our errors.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
-import io
 import json
 import os
 import stat
 import subprocess
-import tarfile
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pouch.errors import InvalidParameter, NotFound, PouchError
+from pouch.mgr import chrootarchive
+from pouch.mgr.chrootarchive import Exit
 from pouch.mgr.container import ContainerManager
 
 _GO_DIR = 1 << 31
 _GO_SYMLINK = 1 << 27
-_MAX_LINKS = 40
 
 
-def resolve(root: Path, path: str, follow_last: bool = True) -> Path:
-    """``path`` inside the container, symlinks resolved against ``root``."""
-    parts = [p for p in path.split("/") if p not in ("", ".")]
-    current: list[str] = []
-    links = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if current:
-                current.pop()
-            continue
-        candidate = root.joinpath(*current, part)
-        if candidate.is_symlink() and (parts or follow_last):
-            links += 1
-            if links > _MAX_LINKS:
-                raise InvalidParameter(f"too many levels of symbolic links: {path}")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                current = []
-            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
-            continue
-        current.append(part)
-    return root.joinpath(*current)
+@dataclass(frozen=True)
+class ContainerFS:
+    """A container's root as the host sees it, for the length of one copy, and the
+    executable whose ``chroot-archive`` role works inside it."""
+
+    root: Path
+    pouchd: str
+
+    def helper(self, action: str, path: str, *flags: str) -> list[str]:
+        return [self.pouchd, chrootarchive.ROLE, action, str(self.root), path, *flags]
 
 
-def path_stat(root: Path, path: str) -> dict[str, Any]:
-    target = resolve(root, path, follow_last=False)
-    try:
-        info = target.lstat()
-    except FileNotFoundError as exc:
-        raise _Missing(path) from exc
-    mode = stat.S_IMODE(info.st_mode)
-    link = ""
-    if stat.S_ISDIR(info.st_mode):
+def path_stat(fs: ContainerFS, path: str) -> dict[str, Any]:
+    """The stat header's document for ``path``: its last link is not followed
+    (unless the path ends in / or /.) and is given resolved, as dockerd gives it."""
+    found = json.loads(_run(fs, "stat", path))
+    mode = stat.S_IMODE(found["mode"])
+    if stat.S_ISDIR(found["mode"]):
         mode |= _GO_DIR
-    elif stat.S_ISLNK(info.st_mode):
+    elif stat.S_ISLNK(found["mode"]):
         mode |= _GO_SYMLINK
-        link = os.readlink(target)
-    mtime = datetime.fromtimestamp(info.st_mtime, UTC)
+    mtime = datetime.fromtimestamp(found["mtime_ns"] / 1e9, UTC)
     return {
         "name": os.path.basename(path.rstrip("/")) or "/",
-        "size": info.st_size,
+        "size": found["size"],
         "mode": mode,
         "mtime": mtime.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "linkTarget": link,
+        "linkTarget": found["link"],
     }
 
 
@@ -84,30 +72,66 @@ def stat_header(doc: dict[str, Any]) -> str:
     return base64.b64encode(json.dumps(doc).encode()).decode()
 
 
-def tar_of(root: Path, path: str) -> bytes:
+def tar_of(fs: ContainerFS, path: str) -> bytes:
     """A tarball of ``path`` under its own base name, as dockerd sends it."""
-    source = resolve(root, path, follow_last=path.endswith(("/", "/.")))
-    if not source.exists() and not source.is_symlink():
-        raise _Missing(path)
-    name = os.path.basename(path.rstrip("/").removesuffix("/.")) or "."
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(str(source), arcname=name, recursive=True)
-    return buf.getvalue()
+    return _run(fs, "tar", path)
 
 
-def extract(root: Path, path: str, data: bytes) -> None:
-    """Unpacks a client's tarball into the directory ``path`` of the container."""
-    dest = resolve(root, path)
-    if not dest.exists():
-        raise _Missing(path)
-    if not dest.is_dir():
-        raise InvalidParameter(f"extraction point is not a directory: {path}")
+async def extract(
+    fs: ContainerFS,
+    path: str,
+    body: AsyncIterable[bytes],
+    no_overwrite_dir_non_dir: bool = False,
+) -> None:
+    """Unpacks a client's tarball, streamed from ``body``, into the directory
+    ``path`` of the container."""
+    flags = [chrootarchive.NO_OVERWRITE_DIR_NON_DIR] if no_overwrite_dir_non_dir else []
+    proc = await asyncio.create_subprocess_exec(
+        *fs.helper("extract", path, *flags),
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
-            tar.extractall(dest, filter="tar")
-    except (tarfile.TarError, OSError) as exc:
-        raise InvalidParameter(f"cannot extract archive into {path}: {exc}") from exc
+        errors, _ = await asyncio.gather(proc.stderr.read(), _feed(proc.stdin, body))
+        code = await proc.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise
+    _raise_for(code, errors, path)
+
+
+async def _feed(stdin: asyncio.StreamWriter, body: AsyncIterable[bytes]) -> None:
+    """The body into the helper. Once it stops reading (it failed, or the tarball
+    has ended) the rest is not sent: its exit status says which."""
+    try:
+        async for chunk in body:
+            stdin.write(chunk)
+            await stdin.drain()
+        stdin.close()
+        await stdin.wait_closed()
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _run(fs: ContainerFS, action: str, path: str) -> bytes:
+    argv = fs.helper(action, path)
+    done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True)
+    _raise_for(done.returncode, done.stderr, path)
+    return done.stdout
+
+
+def _raise_for(code: int, stderr: bytes, path: str) -> None:
+    """The helper's exit status as our errors, its stderr as their message."""
+    if code == Exit.OK:
+        return
+    message = stderr.decode(errors="replace").strip()
+    if code == Exit.MISSING:
+        raise _Missing(path)
+    if code == Exit.REFUSED:
+        raise InvalidParameter(message)
+    raise PouchError(f"cannot copy {path}: {message or f'helper exit status {code}'}")
 
 
 @contextlib.contextmanager
@@ -129,12 +153,14 @@ def mounted(mounts: list[Any]) -> Iterator[Path]:
 
 
 @contextlib.asynccontextmanager
-async def container_root(manager: ContainerManager, ref: str) -> AsyncIterator[Path]:
+async def container_root(
+    manager: ContainerManager, ref: str
+) -> AsyncIterator[ContainerFS]:
     """The container's filesystem for the length of a copy."""
     container = manager.get(ref)
     try:
         async with _root(manager, container) as root:
-            yield root
+            yield ContainerFS(root, manager.paths.pouchd)
     except _Missing as exc:
         raise NotFound(
             f"Could not find the file {exc.path} in container {ref}"
@@ -142,7 +168,9 @@ async def container_root(manager: ContainerManager, ref: str) -> AsyncIterator[P
 
 
 @contextlib.asynccontextmanager
-async def layers_view(manager: ContainerManager, ref: str) -> AsyncIterator[Path]:
+async def layers_view(
+    manager: ContainerManager, ref: str
+) -> AsyncIterator[ContainerFS]:
     """The container's own filesystem without its mounts (/proc, /dev, binds), for
     export: its layers as one read-only overlay, which may be mounted even while
     the container runs, since nothing writes through it."""
@@ -155,14 +183,14 @@ async def layers_view(manager: ContainerManager, ref: str) -> AsyncIterator[Path
     dirs = _rootfs_dirs(mounts)
     if len(dirs) < 2:
         with mounted(mounts) as root:
-            yield root
+            yield ContainerFS(root, manager.paths.pouchd)
         return
     lower = ":".join(str(d) for d in dirs)
     view = type(mounts[0])(
         type="overlay", source="overlay", options=["ro", f"lowerdir={lower}"]
     )  # noqa: E501
     with mounted([view]) as root:
-        yield root
+        yield ContainerFS(root, manager.paths.pouchd)
 
 
 class _Missing(Exception):

@@ -24,11 +24,11 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import json
 import logging
 import os
 import shutil
 import signal as signals
+import socket
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +46,16 @@ from pouch.errors import (
     PouchError,
 )
 from pouch.hookplugins import Hook, PluginManager, order_hooks, poststop
-from pouch.mgr import layerdirs, mounts, names, restart, stdio
+from pouch.mgr import (
+    createcheck,
+    layerdirs,
+    logconfig,
+    mounts,
+    names,
+    restart,
+    shm,
+    stdio,
+)
 from pouch.mgr import network as netmgr
 from pouch.mgr.events import EventBus
 from pouch.mgr.image import ImageManager
@@ -66,7 +75,7 @@ from pouch.oci.spec import Mount, SpecError, resolve_command
 from pouch.oci.users import UnknownUser
 from pouch.store.db import Store
 from pouch.store.volumes import VolumeStore
-from pouch.types import CreateRequest
+from pouch.types import CreateRequest, HostSettings, decode_object
 
 log = logging.getLogger("pouch.container")
 # How long rm -f waits for a killed task's exit before it looks at the state again.
@@ -255,35 +264,42 @@ class ContainerManager:
         host = request.HostConfig
         if not request.Image:
             raise InvalidParameter("Config.Image is required: name the image to run")
-        policy = host.RestartPolicy
-        restart.check(policy.Name, policy.MaximumRetryCount)
-        try:
-            hostopts.check(host)
-        except hostopts.HostOptionError as exc:
-            raise InvalidParameter(str(exc)) from exc
-        if host.AutoRemove and policy.Name not in ("", "no"):
+        check_host(host)
+        if host.AutoRemove and host.RestartPolicy.Name not in ("", "no"):
             raise InvalidParameter(
                 "can't create 'AutoRemove' container with restart policy"
             )
-        if host.Memory < 0:
-            raise InvalidParameter(
-                f"invalid HostConfig.Memory {host.Memory}: must not be negative"
-            )
-        if 0 < host.Memory < MIN_MEMORY:
-            raise InvalidParameter("Minimum memory limit allowed is 6MB")
-        for field_name in ("CpuShares", "CpuQuota", "CpuPeriod"):
-            if getattr(host, field_name) < 0:
-                raise InvalidParameter(
-                    f"invalid HostConfig.{field_name} {getattr(host, field_name)}: "
-                    "must not be negative"
-                )
+        createcheck.check_request(request)
+        logconfig.parse(host.LogConfig)
+        self._check_joined(host)
         _mount_plan(request, None)
         netmgr.check_ports(request)
+        netmgr.check_endpoints(request)
         for network in _network_names(request):
             if network.startswith(netmgr.CONTAINER_MODE):
                 self.get(network.removeprefix(netmgr.CONTAINER_MODE))
                 continue
             self._network_for_create(network)
+
+    def _check_joined(self, host: HostSettings) -> None:
+        """The containers that ``container:<ref>`` PID and IPC modes name exist (a
+        400, as for networks); an IPC donor shares its namespace, as dockerd's
+        must."""
+        for kind, ref in hostopts.joined_containers(host).items():
+            try:
+                donor = self.get(ref)
+            except NotFound as exc:
+                raise InvalidParameter(
+                    f"invalid {kind.upper()} mode container:{ref}: {exc}"
+                ) from exc
+            if kind == "ipc" and donor.request.HostConfig.IpcMode not in (
+                "shareable",
+                "host",
+            ):
+                raise InvalidParameter(
+                    f"container {ref}: non-shareable IPC (hint: use IpcMode:shareable "
+                    "for the donor container)"
+                )
 
     def _network_for_create(self, name: str) -> Any:
         """An unknown network in a create request is bad input (400): the docker CLI
@@ -303,6 +319,11 @@ class ContainerManager:
 
     def _new_record(self, request: CreateRequest, name: str, image: Any) -> Container:
         cid = names.new_id()
+        log_config = logconfig.parse(request.HostConfig.LogConfig)
+        # Inspect names the driver a container got, as dockerd does for "".
+        request.HostConfig.LogConfig.Type = log_config.driver
+        keeps_log = log_config.keeps_log
+        log_path = self.paths.container_dir(cid) / f"{cid}-json.log"
         return Container(
             id=cid,
             name=name,
@@ -311,8 +332,8 @@ class ContainerManager:
             image_ref=image.name,
             image_id=image.id,
             request=request,
-            log_path=str(self.paths.container_dir(cid) / f"{cid}-json.log"),
-            hostname=request.Hostname or cid[:12],
+            log_path=str(log_path) if keeps_log else "",
+            hostname=_hostname(request, cid),
             args=_resolve_command(request, image),
             networks=[EndpointInfo(network=n) for n in _network_names(request)],
         )
@@ -396,6 +417,7 @@ class ContainerManager:
 
         mounts = await self._prepare_rootfs(container, image)
         _make_bind_sources(container)
+        await self._mount_shm(container, undo)
         spec = self._spec(container, image, hooks, files, mounts)
         try:
             await self.runtime.create_container(
@@ -403,7 +425,7 @@ class ContainerManager:
                 self.paths.runc_root,
             )  # fmt: skip
             undo.push_async_callback(self._delete_ctrd_container, cid)
-            Path(container.log_path).parent.mkdir(parents=True, exist_ok=True)
+            self.paths.container_dir(cid).mkdir(parents=True, exist_ok=True)
             stdout, stderr = await self._output_uris(container)
             if container.request.OpenStdin and not container.request.Tty:
                 directory = self.paths.container_dir(cid)
@@ -429,14 +451,24 @@ class ContainerManager:
         """The log program through the shim, or through FIFOs when stdin must be
         wired without a terminal (see pouch.mgr.stdio)."""
         request = container.request
+        path, max_size, max_files = self._log_target(container)
         if request.OpenStdin and not request.Tty:
             return await stdio.start_fifo_logger(
                 self.paths.pouchd,
                 self.paths.container_dir(container.id),
-                container.log_path,
+                jsonlog.log_argument(path, max_size, max_files),
             )
-        uri = jsonlog.binary_log_uri(self.paths.pouchd, container.log_path)
+        uri = jsonlog.binary_log_uri(self.paths.pouchd, path, max_size, max_files)
         return uri, uri
+
+    def _log_target(self, container: Container) -> tuple[str, int, int]:
+        """Where the log program writes, and its rotation: the log, or the none
+        driver's small buffer (see pouch.mgr.logconfig)."""
+        config = logconfig.parse(container.request.HostConfig.LogConfig)
+        if config.keeps_log:
+            return container.log_path, config.max_size, config.max_files
+        buffer = logconfig.buffer_path(self.paths.container_dir(container.id))
+        return str(buffer), logconfig.BUFFER_SIZE, logconfig.BUFFER_FILES
 
     def stdin_path(self, cid: str) -> Path:
         return self.paths.container_dir(cid) / "stdin"
@@ -556,7 +588,11 @@ class ContainerManager:
         mode = container.network_mode
         kind = mode if mode in SPECIAL_NETWORKS else "bridge"
         made = self.networks.write_container_files(
-            container.id, directory, container.hostname, kind
+            container.id,
+            directory,
+            container.hostname,
+            kind,
+            createcheck.file_options(container.request),
         )
         container.files = {k: str(v) for k, v in made.items()}
         return {f"/etc/{k}": Path(v) for k, v in made.items()}
@@ -615,6 +651,8 @@ class ContainerManager:
             prestart_hooks=hooks,
             host_network=container.network_mode == "host",
             netns_path=self._netns_path(container),
+            joined_pids=self._joined_pids(container),
+            shm_source=self._shm_source(container),
             files=files,
             mounts=[_spec_mount(point) for point in container.mounts],
             rootfs_dirs=_rootfs_dirs(mounts),
@@ -623,6 +661,46 @@ class ContainerManager:
             return build_spec(inp)
         except (SpecError, UnknownUser) as exc:
             raise InvalidParameter(f"container {container.id}: {exc}") from exc
+
+    def _joined_pids(self, container: Container) -> dict[str, int]:
+        """The pids of the running containers whose PID or IPC namespace this one
+        joins, by kind."""
+        pids = {}
+        joined = hostopts.joined_containers(container.request.HostConfig)
+        for kind, ref in joined.items():
+            donor = self.get(ref)
+            if not donor.running:
+                raise Conflict(
+                    f"cannot join the {kind.upper()} namespace of container "
+                    f"{donor.name}: it is not running"
+                )
+            pids[kind] = donor.state.pid
+        return pids
+
+    async def _mount_shm(
+        self, container: Container, undo: contextlib.AsyncExitStack
+    ) -> None:
+        """A shareable IPC namespace's /dev/shm, on the host (see pouch.mgr.shm)."""
+        host = container.request.HostConfig
+        if host.IpcMode == "shareable":
+            directory = self.paths.container_dir(container.id)
+            undo.push_async_callback(shm.unmount, directory)
+            await shm.mount(directory, host.ShmSize)
+
+    def _shm_source(self, container: Container) -> str:
+        """The host directory at /dev/shm: the container's own shareable tmpfs, or
+        that of the container whose IPC namespace it joins (the host's /dev/shm
+        for a donor in the host's)."""
+        mode = container.request.HostConfig.IpcMode
+        if mode == "shareable":
+            return str(shm.path(self.paths.container_dir(container.id)))
+        ref = hostopts.joined_containers(container.request.HostConfig).get("ipc")
+        if ref is None:
+            return ""
+        donor = self.get(ref)
+        if donor.request.HostConfig.IpcMode == "host":
+            return "/dev/shm"
+        return str(shm.path(self.paths.container_dir(donor.id)))
 
     def _netns_path(self, container: Container) -> str:
         if not _shares_netns(container.network_mode):
@@ -706,6 +784,7 @@ class ContainerManager:
             await stdio.wait_fifo_logger(self.paths.container_dir(container.id))
         await self._delete_ctrd_container(container.id)
         await self._release_network(container)
+        await shm.unmount(self.paths.container_dir(container.id))
         container.state = State(
             status=Status.EXITED,
             exit_code=code,
@@ -754,7 +833,9 @@ class ContainerManager:
         self._user_stopped.add(container.id)
         restart.mark_stopped(self.paths.container_dir(container.id), True)
         exited = self._exits.next_exit(container.id)
-        stop_signal = _parse_signal(container.request.StopSignal or "SIGTERM")
+        stop_signal = createcheck.parse_signal(
+            container.request.StopSignal or "SIGTERM"
+        )
         self.emit(container, "kill", signal=str(stop_signal))
         await self._signal(container, stop_signal)
         try:
@@ -768,7 +849,7 @@ class ContainerManager:
 
     async def kill(self, ref: str, signal: str = "SIGKILL") -> None:
         container = self.get(ref)
-        number = _parse_signal(signal)
+        number = createcheck.parse_signal(signal)
         if not container.running:
             raise Conflict(f"Container {container.id} is not running")
         self.emit(container, "kill", signal=str(number))
@@ -962,7 +1043,7 @@ class ContainerManager:
         else:
             exited = self._exits.next_exit(container.id)
             exited.add_done_callback(lambda _: stop.set())
-        path = Path(container.log_path)
+        path = self._log_to_read(container, follow=follow, tail=tail)
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             path.touch()
@@ -978,6 +1059,18 @@ class ContainerManager:
             stop=stop,
         )
         return container, entries
+
+    def _log_to_read(
+        self, container: Container, *, follow: bool, tail: int | None
+    ) -> Path:
+        """The log; for a container that keeps none, the buffer its output passes
+        through, only to follow from its end as attach does: any history is
+        refused as dockerd refuses ``logs`` of the none driver."""
+        if container.log_path:
+            return Path(container.log_path)
+        if not (follow and tail == 0):
+            raise logconfig.LogsNotSupported()
+        return logconfig.buffer_path(self.paths.container_dir(container.id))
 
     # -- daemon start and stop ------------------------------------------------------
 
@@ -1053,7 +1146,11 @@ class ContainerManager:
         """The DNS server and port listeners of a re-adopted container; its
         interfaces, addresses and rules outlived the daemon."""
         try:
-            await self.networks.readopt(container.id, container.state.pid)
+            await self.networks.readopt(
+                container.id,
+                container.state.pid,
+                createcheck.file_options(container.request),
+            )
         except Exception:
             log.exception("container %s: its network was not re-adopted", container.id)
 
@@ -1068,14 +1165,30 @@ class ContainerManager:
         self.volumes.close()
 
 
-def _decode(body: bytes) -> CreateRequest:
+def check_host(host: HostSettings) -> None:
+    """The rules of ``HostConfig`` that create and update share."""
+    policy = host.RestartPolicy
+    restart.check(policy.Name, policy.MaximumRetryCount)
     try:
-        raw = json.loads(body or b"{}")
-    except ValueError as exc:
-        raise InvalidParameter(f"invalid JSON in create request: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise InvalidParameter("create request must be a JSON object")
-    _check_int64(raw, "")
+        hostopts.check(host)
+    except hostopts.HostOptionError as exc:
+        raise InvalidParameter(str(exc)) from exc
+    if host.Memory < 0:
+        raise InvalidParameter(
+            f"invalid HostConfig.Memory {host.Memory}: must not be negative"
+        )
+    if 0 < host.Memory < MIN_MEMORY:
+        raise InvalidParameter("Minimum memory limit allowed is 6MB")
+    for field_name in ("CpuShares", "CpuQuota", "CpuPeriod"):
+        if getattr(host, field_name) < 0:
+            raise InvalidParameter(
+                f"invalid HostConfig.{field_name} {getattr(host, field_name)}: "
+                "must not be negative"
+            )
+
+
+def _decode(body: bytes) -> CreateRequest:
+    raw = decode_object(body, "create request")
     try:
         return CreateRequest.model_validate(raw)
     except ValidationError as exc:
@@ -1084,25 +1197,6 @@ def _decode(body: bytes) -> CreateRequest:
         raise InvalidParameter(
             f"invalid create request: {where}: {first['msg']}"
         ) from exc
-
-
-INT64 = range(-(2**63), 2**63)
-
-
-def _check_int64(value: Any, where: str) -> None:
-    """Every number in the API is at most a Go int64; a larger one would be stored,
-    then break inspect and the runtime."""
-    if isinstance(value, int) and not isinstance(value, bool) and value not in INT64:
-        raise InvalidParameter(
-            f"invalid create request: {where.lstrip('.')}: {value} is out of the "
-            "int64 range"
-        )
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_int64(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _check_int64(item, f"{where}.{index}")
 
 
 def _resolve_command(request: CreateRequest, image: Any) -> list[str]:
@@ -1162,6 +1256,17 @@ def _network_names(request: CreateRequest) -> list[str]:
     return [first] + [n for n in extra if n != first]
 
 
+def _hostname(request: CreateRequest, cid: str) -> str:
+    """The name asked for; the host's with the host's network or UTS namespace, as
+    dockerd gives it; else the short id."""
+    host = request.HostConfig
+    if request.Hostname:
+        return request.Hostname
+    if host.NetworkMode == "host" or host.UTSMode == "host":
+        return socket.gethostname()
+    return cid[:12]
+
+
 def _shares_netns(mode: str) -> bool:
     return mode.startswith(netmgr.CONTAINER_MODE)
 
@@ -1203,17 +1308,3 @@ def _rootfs_dirs(mounts: list[Any]) -> list[Path]:
             elif key == "lowerdir":
                 dirs.extend(Path(p) for p in value.split(":"))
     return dirs
-
-
-def _parse_signal(value: str | int) -> int:
-    text = str(value).strip().upper()
-    if text.isdigit():
-        number = int(text)
-        if 0 < number < 65:
-            return number
-    else:
-        name = text if text.startswith("SIG") else "SIG" + text
-        found = getattr(signals.Signals, name, None)
-        if found is not None:
-            return int(found)
-    raise InvalidParameter(f"Invalid signal: {value}")

@@ -27,8 +27,13 @@ from pouch.network.models import (
 from pouch.types import (
     CreateRequest,
     EndpointSettings,
+    IpamPool,
+    IpamSettings,
+    NetworkConnectRequest,
+    NetworkCreateRequest,
     NetworkingSettings,
     PortBinding,
+    parse_model,
 )
 
 if TYPE_CHECKING:
@@ -74,12 +79,12 @@ def endpoint_options(container: Container, network: str) -> EndpointOptions:
     ``EndpointsConfig``; the MAC from ``Config.MacAddress`` on the first network.
     The container's name and short id are aliases too, so peers resolve them."""
     settings = _endpoint_settings(container, network)
-    ipam = settings.IPAMConfig or {}
+    ip = settings.IPAMConfig.IPv4Address if settings.IPAMConfig else ""
     mac = settings.MacAddress or None
     if mac is None and container.networks and container.networks[0].network == network:
         mac = container.request.MacAddress or None
     aliases = [container.name, container.id[:12], *(settings.Aliases or [])]
-    return EndpointOptions(ipam.get("IPv4Address") or None, aliases, mac)
+    return EndpointOptions(ip or None, aliases, mac)
 
 
 def _endpoint_settings(container: Container, network: str) -> EndpointSettings:
@@ -121,6 +126,29 @@ def check_ports(request: CreateRequest) -> None:
         parse_port_key(key)
 
 
+def check_endpoints(request: CreateRequest) -> None:
+    """Refuse, at create, what the networks named in ``EndpointsConfig`` cannot
+    give."""
+    config = request.NetworkingConfig
+    for network, settings in (config and config.EndpointsConfig or {}).items():
+        check_endpoint_settings(network, settings)
+
+
+def check_endpoint_settings(network: str, settings: EndpointSettings) -> None:
+    """An address of one's own is only given on a user-defined network, as dockerd
+    has it: the default bridge hands out addresses in its own order."""
+    ipam = settings.IPAMConfig
+    if ipam and (ipam.IPv4Address or ipam.IPv6Address) and not _user_defined(network):
+        raise InvalidParameter(
+            "user specified IP address is supported on user defined networks only"
+        )
+
+
+def _user_defined(network: str) -> bool:
+    predefined = ("bridge", "default", *SHARED_MODES)
+    return network not in predefined and not network.startswith(CONTAINER_MODE)
+
+
 def exposed_ports(container: Container, image_config: dict[str, Any]) -> list[str]:
     keys = list(image_config.get("ExposedPorts") or {})
     keys += list(container.request.ExposedPorts or {})
@@ -132,7 +160,7 @@ def parse_port_key(key: str) -> tuple[int, str]:
     """``80/tcp`` (or ``80``) -> (80, "tcp")."""
     port, _, proto = key.partition("/")
     proto = proto or "tcp"
-    if not port.isdigit() or not 0 < int(port) < 65536 or proto not in ("tcp", "udp"):
+    if not _is_number(port) or not 0 < int(port) < 65536 or proto not in ("tcp", "udp"):
         raise InvalidParameter(
             f"invalid port {key!r}: expected <port>[/tcp|/udp], port 1 to 65535"
         )
@@ -142,11 +170,16 @@ def parse_port_key(key: str) -> tuple[int, str]:
 def _host_port(value: str, key: str) -> int:
     if value == "":
         return 0
-    if not value.isdigit() or not 0 <= int(value) < 65536:
+    if not _is_number(value) or not 0 <= int(value) < 65536:
         raise InvalidParameter(
             f"invalid host port {value!r} for {key}: expected 0 to 65535"
         )
     return int(value)
+
+
+def _is_number(text: str) -> bool:
+    # str.isdigit alone takes "²" and other digits int() refuses.
+    return text.isascii() and text.isdigit()
 
 
 def published_doc(records: list[PortRecord]) -> list[dict[str, Any]]:
@@ -292,25 +325,25 @@ class NetworkManager:
         return removed
 
     async def connect(self, network: str, body: dict[str, Any]) -> None:
-        ref = str(body.get("Container") or "")
-        if not ref:
-            raise InvalidParameter(
-                "Container is required: name the container to connect"
-            )
-        settings = EndpointSettings.model_validate(body.get("EndpointConfig") or {})
+        request = _connect_request(body, "connect")
+        settings = request.EndpointConfig or EndpointSettings()
         with translate():
             target = self.controller.get_network(network)
-        await self.containers.connect(ref, target.name, settings)
+        check_endpoint_settings(target.name, settings)
+        await self.containers.connect(request.Container, target.name, settings)
 
     async def disconnect(self, network: str, body: dict[str, Any]) -> None:
-        ref = str(body.get("Container") or "")
-        if not ref:
-            raise InvalidParameter(
-                "Container is required: name the container to disconnect"
-            )
+        request = _connect_request(body, "disconnect")
         with translate():
             target = self.controller.get_network(network)
-        await self.containers.disconnect(ref, target.name)
+        await self.containers.disconnect(request.Container, target.name)
+
+
+def _connect_request(body: dict[str, Any], verb: str) -> NetworkConnectRequest:
+    request = parse_model(NetworkConnectRequest, body, f"network {verb} request")
+    if not request.Container:
+        raise InvalidParameter(f"Container is required: name the container to {verb}")
+    return request
 
 
 def attach_settings(
@@ -375,30 +408,51 @@ class _CreateNetwork:
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> _CreateNetwork:
-        name = body.get("Name")
-        if not isinstance(name, str) or not name:
-            raise InvalidParameter("Name is required: name the network to create")
-        if name in ("bridge", "host", "none", "default"):
-            raise Conflict(f"network {name} is predefined and cannot be created")
-        driver = body.get("Driver") or "bridge"
+        request = parse_model(NetworkCreateRequest, body, "network create request")
+        name = _check_name(request.Name)
+        driver = request.Driver or "bridge"
         if driver != "bridge":
             raise InvalidParameter(
                 f"invalid Driver {driver!r}: only the bridge driver can be created"
             )
-        if body.get("EnableIPv6"):
+        if request.EnableIPv6:
             raise InvalidParameter("EnableIPv6 is not supported: networks are IPv4")
-        configs = ((body.get("IPAM") or {}).get("Config")) or []
-        if len(configs) > 1:
-            raise InvalidParameter("IPAM.Config: a network takes at most one subnet")
-        ipam = configs[0] if configs else {}
-        if not ipam.get("Subnet") and (ipam.get("Gateway") or ipam.get("IPRange")):
-            raise InvalidParameter("IPAM.Config: a gateway or ip range needs a subnet")
+        pool = _ipam_pool(request.IPAM)
         return cls(
             name=name,
-            subnet=ipam.get("Subnet") or None,
-            gateway=ipam.get("Gateway") or None,
-            ip_range=ipam.get("IPRange") or None,
-            internal=bool(body.get("Internal")),
-            labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
-            options={str(k): str(v) for k, v in (body.get("Options") or {}).items()},
+            subnet=pool.Subnet or None,
+            gateway=pool.Gateway or None,
+            ip_range=pool.IPRange or None,
+            internal=request.Internal,
+            labels=request.Labels or {},
+            options=request.Options or {},
         )
+
+
+def _check_name(name: str) -> str:
+    """dockerd's rule, no more: a name that is not blank and not predefined.
+    Spaces and slashes are allowed; the routes take a name with slashes."""
+    if not name.strip():
+        raise InvalidParameter(
+            f"invalid network name {name!r}: Name is required and must not be blank"
+        )
+    if name in ("bridge", "host", "none", "default"):
+        raise Conflict(f"network {name} is predefined and cannot be created")
+    return name
+
+
+def _ipam_pool(ipam: IpamSettings | None) -> IpamPool:
+    """The one subnet a network may have, with its gateway and range."""
+    if ipam is None:
+        return IpamPool()
+    if ipam.Driver not in ("", "default"):
+        raise InvalidParameter(
+            f"invalid IPAM.Driver {ipam.Driver!r}: only the default driver is supported"
+        )
+    configs = ipam.Config or []
+    if len(configs) > 1:
+        raise InvalidParameter("IPAM.Config: a network takes at most one subnet")
+    pool = configs[0] if configs else IpamPool()
+    if not pool.Subnet and (pool.Gateway or pool.IPRange):
+        raise InvalidParameter("IPAM.Config: a gateway or ip range needs a subnet")
+    return pool

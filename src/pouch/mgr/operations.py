@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from pouch.ctrd.errors import ContainerdError
-from pouch.errors import Conflict, PouchError
+from pouch.errors import Conflict, InvalidParameter, PouchError
 from pouch.mgr import names
-from pouch.mgr.container import ContainerManager, _name_conflict
+from pouch.mgr.container import ContainerManager, _name_conflict, check_host
 from pouch.mgr.records import Container, Status
+from pouch.oci import hostopts
+from pouch.oci.spec import resources
 from pouch.store.db import NameInUse
+from pouch.types import HostSettings, parse_model
 
 
 async def pause(manager: ContainerManager, ref: str) -> None:
@@ -104,8 +107,6 @@ def _prune_match(container: Container, filters: dict[str, list[str]]) -> bool:
         try:
             limit = float(value)
         except ValueError:
-            from pouch.errors import InvalidParameter
-
             raise InvalidParameter(
                 f"invalid until filter {value!r}: expected seconds since the epoch"
             ) from None
@@ -157,42 +158,49 @@ UPDATABLE = (
 async def update(
     manager: ContainerManager, ref: str, body: dict[str, Any]
 ) -> list[str]:
-    """``docker update``: new limits, applied to the running task and kept."""
-    from pydantic import ValidationError
-
-    from pouch.errors import InvalidParameter
-    from pouch.oci import hostopts
-    from pouch.oci.spec import resources
-    from pouch.types import HostSettings
-
-    unknown = sorted(k for k in body if k not in UPDATABLE and body[k])
+    """``docker update``: new limits, held to create's rules, applied to the running
+    task and kept. A field sent as null is not set, as in create."""
+    asked = {key: value for key, value in body.items() if value is not None}
+    unknown = sorted(k for k in asked if k not in UPDATABLE and asked[k])
     if unknown:
         raise InvalidParameter(f"cannot update {unknown[0]}: not an updatable field")
     container = manager.get(ref)
     async with manager._lock(container.id):
         container = manager.get(container.id)
-        merged = {**container.request.HostConfig.model_dump(), **body}
-        try:
-            host = HostSettings.model_validate(merged)
-            hostopts.check(host)
-        except ValidationError as exc:
-            raise InvalidParameter(f"invalid update: {exc.errors()[0]['msg']}") from exc
-        except hostopts.HostOptionError as exc:
-            raise InvalidParameter(str(exc)) from exc
+        host = _updated_host(container, asked)
         if container.running:
-            spec: dict[str, Any] = {
-                "process": {"args": [], "user": {}},
-                "mounts": [],
-                "linux": {"resources": resources(host)},
-            }
-            hostopts.apply(spec, host)
-            limits = spec["linux"]["resources"]
-            limits.pop("devices", None)
-            await _call_with(manager, "update_task", container, limits)
+            await _call_with(manager, "update_task", container, _task_limits(host))
         container.request.HostConfig = host
         manager._save(container)
     manager.emit(container, "update")
     return []
+
+
+def _updated_host(container: Container, asked: dict[str, Any]) -> HostSettings:
+    """The container's ``HostConfig`` with ``asked`` laid over it, checked before
+    anything reaches the runtime."""
+    merged = {**container.request.HostConfig.model_dump(), **asked}
+    host = parse_model(HostSettings, merged, "update request")
+    check_host(host)
+    policy = host.RestartPolicy.Name
+    if "RestartPolicy" in asked and host.AutoRemove and policy not in ("", "no"):
+        raise InvalidParameter(
+            f"container {container.name}: restart policy cannot be updated "
+            "because AutoRemove is enabled for the container"
+        )
+    return host
+
+
+def _task_limits(host: HostSettings) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "process": {"args": [], "user": {}},
+        "mounts": [],
+        "linux": {"resources": resources(host)},
+    }
+    hostopts.apply(spec, host)
+    limits: dict[str, Any] = spec["linux"]["resources"]
+    limits.pop("devices", None)
+    return limits
 
 
 async def _call_with(
@@ -210,8 +218,6 @@ async def prune_images(
 ) -> dict[str, Any]:
     """``docker image prune``: dangling images, or with ``dangling=false`` every
     image no container uses."""
-    from pouch.errors import InvalidParameter
-
     dangling_only = True
     for value in filters.get("dangling", []):
         if value.lower() not in ("true", "false", "1", "0"):

@@ -23,7 +23,8 @@ from pathlib import Path
 _running: dict[Path, asyncio.Task[int]] = {}
 _PID_FILE = "logger.pid"
 
-# $0 is the pouchd executable; $1 the log; $2 and $3 the FIFOs. The descriptors are
+# $0 is the pouchd executable; $1 the log (its path, or with rotation the JSON that
+# pouch.ctrd.logwriter.log_argument makes); $2 and $3 the FIFOs. The descriptors are
 # those the log program reads (see pouch.ctrd.logwriter); fd 5 stands in for the
 # shim's "ready" pipe, which the program closes: left unset, the number would be
 # reused by the program's own files and closed under it.
@@ -31,9 +32,10 @@ _SCRIPT = 'exec "$0" json-file "$1" 3<"$2" 4<"$3" 5>/dev/null'
 
 
 async def start_fifo_logger(
-    pouchd: str, directory: Path, log_path: str
-) -> tuple[str, str]:  # noqa: E501
-    """Makes the stdout and stderr FIFOs, starts their reader; their paths."""
+    pouchd: str, directory: Path, log_argument: str
+) -> tuple[str, str]:
+    """Makes the stdout and stderr FIFOs, starts their reader; their paths.
+    ``log_argument`` is the log program's argument: the log's path and rotation."""
     fifos = []
     for name in ("stdout", "stderr"):
         path = directory / name
@@ -42,7 +44,7 @@ async def start_fifo_logger(
         os.mkfifo(path, 0o600)
         fifos.append(str(path))
     proc = await asyncio.create_subprocess_exec(
-        "/bin/sh", "-c", _SCRIPT, os.path.abspath(pouchd), log_path, *fifos,
+        "/bin/sh", "-c", _SCRIPT, os.path.abspath(pouchd), log_argument, *fifos,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,

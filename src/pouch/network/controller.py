@@ -75,6 +75,9 @@ class NetworkController:
         self._lock = asyncio.Lock()
         self._dns = dns.DnsService(self.lookup)
         self._proxies = ports.Proxies()
+        # What each container's files were asked to hold, for the rewrites of its
+        # resolv.conf and its embedded server's upstreams.
+        self._file_options: dict[str, files.FileOptions] = {}
 
     async def start(self) -> None:
         """Make the predefined networks, then bring every bridge network's kernel
@@ -182,6 +185,7 @@ class NetworkController:
     ) -> Network:
         """Validate a new bridge network against the rules and the existing ones."""
         net = ipam.parse_subnet(subnet)
+        ipam.check_room(net)
         gw = (
             ipam.default_gateway(net)
             if gateway is None
@@ -394,9 +398,14 @@ class NetworkController:
             return
         await self.publish(container_id, requests)
 
-    async def readopt(self, container_id: str, pid: int) -> None:
+    async def readopt(
+        self, container_id: str, pid: int, options: files.FileOptions | None = None
+    ) -> None:
         """Bring back what lives in the daemon for a running container after a
-        restart: its DNS server and port listeners. Kernel objects and rules stayed."""
+        restart: its DNS server and port listeners, and the ``options`` its files
+        were written with. Kernel objects and rules stayed."""
+        if options is not None:
+            self._file_options[container_id] = self._resolved(options)
         await self._serve_dns(container_id, pid)
         records = self._state.ports(container_id)
         if not records:
@@ -418,7 +427,8 @@ class NetworkController:
 
     async def _serve_dns(self, container_id: str, pid: int) -> None:
         if self.uses_embedded_dns(container_id):
-            await self._dns.serve(container_id, pid)
+            options = self._file_options.get(container_id, files.FileOptions())
+            await self._dns.serve(container_id, pid, list(options.dns))
 
     def uses_embedded_dns(self, container_id: str) -> bool:
         """Whether the container's resolv.conf names the embedded server: it has an
@@ -521,6 +531,7 @@ class NetworkController:
         """Remove the container's DNS server, published ports, veths and endpoints,
         and free their addresses."""
         self._dns.stop(container_id)
+        self._file_options.pop(container_id, None)
         await self._unpublish(container_id)
         async with self._lock:
             for endpoint in self._state.endpoints(container_id):
@@ -535,9 +546,15 @@ class NetworkController:
     # Files.
 
     def write_container_files(
-        self, container_id: str, dir: Path, hostname: str, mode: str
+        self,
+        container_id: str,
+        dir: Path,
+        hostname: str,
+        mode: str,
+        options: files.FileOptions | None = None,
     ) -> dict[str, Path]:
-        """resolv.conf, hosts and hostname for the container, in ``dir``.
+        """resolv.conf, hosts and hostname for the container, in ``dir``, with what
+        ``options`` asks (``host-gateway`` is the default bridge's address).
 
         ``mode`` is one of ``files.MODES``; it is a plain string here because it
         comes straight from a container's network mode.
@@ -550,14 +567,30 @@ class NetworkController:
         addressed = [e for e in self.endpoints(container_id) if e.ip]
         address = addressed[0].ip if addressed else None
         embedded = dns.ADDRESS if self.uses_embedded_dns(container_id) else None
-        return files.write_files(dir, hostname, mode, address, nameserver=embedded)
+        resolved = self._resolved(options or files.FileOptions())
+        self._file_options[container_id] = resolved
+        return files.write_files(
+            dir, hostname, mode, address, nameserver=embedded, options=resolved
+        )
+
+    def _resolved(self, options: files.FileOptions) -> files.FileOptions:
+        """``options`` with ``host-gateway`` replaced by the default bridge's
+        gateway, the host's address as containers reach it."""
+        gateway = str(self.bip.ip)
+        hosts = tuple(
+            (name, gateway if address == files.HOST_GATEWAY else address)
+            for name, address in options.extra_hosts
+        )
+        return replace(options, extra_hosts=hosts)
 
     def refresh_resolv(self, container_id: str, path: Path) -> None:
         """After a live connect or disconnect: point the container's resolv.conf at
-        the embedded server, or back at the host's resolvers, as it now should."""
+        the embedded server, or back at the host's resolvers (or those it asked
+        for), as it now should."""
         embedded = dns.ADDRESS if self.uses_embedded_dns(container_id) else None
+        options = self._file_options.get(container_id, files.FileOptions())
         if path.exists():
-            files.rewrite_resolv(path, embedded)
+            files.rewrite_resolv(path, embedded, options=options)
 
 
 def name_interfaces(endpoints: Iterable[Endpoint]) -> list[Endpoint]:
@@ -593,9 +626,17 @@ def _ifname_prefix(params: dict[str, Any]) -> str:
 
 
 def _check_ifname(name: str) -> None:
-    if not 0 < len(name) <= 15 or "/" in name or any(c.isspace() for c in name):
+    """The kernel's rule for interface names (dev_valid_name): 1 to 15 bytes, not
+    ``.`` or ``..``, no ``/``, ``:`` or whitespace."""
+    size = len(name.encode())
+    if (
+        not 0 < size <= 15
+        or name in (".", "..")
+        or any(c in "/:" or c.isspace() for c in name)
+    ):
         raise InvalidAddress(
-            f"invalid interface name {name!r}: at most 15 characters, no '/' or blanks"
+            f"invalid interface name {name!r}: 1 to 15 bytes, not '.' or '..', "
+            "no '/', ':' or whitespace"
         )
 
 
@@ -603,7 +644,10 @@ def _check_mtu(options: dict[str, str]) -> None:
     from pouch.network.models import MTU_OPTION
 
     value = options.get(MTU_OPTION)
-    if value is not None and not (str(value).isdigit() and 68 <= int(value) <= 65535):
+    text = str(value)
+    if value is not None and not (
+        text.isascii() and text.isdigit() and 68 <= int(text) <= 65535
+    ):
         raise InvalidAddress(f"invalid MTU {value!r}: expected 68 to 65535")
 
 

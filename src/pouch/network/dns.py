@@ -9,8 +9,8 @@ daemon makes a UDP and a TCP socket inside the namespace (from a short-lived thr
 that enters it, see ``links.sockets_in_netns``) and serves them from its own event
 loop: a socket stays in the namespace it was made in. Queries for names the daemon
 knows are answered from the network state at the time of the query; the rest go to
-the host's resolvers from the host's namespace, so even a resolver on the host's
-loopback (127.0.0.53) works.
+the container's own upstreams (``--dns``), or else the host's resolvers, from the
+host's namespace, so even a resolver on the host's loopback (127.0.0.53) works.
 """
 
 import asyncio
@@ -63,6 +63,8 @@ def answer(query: DNSRecord, addresses: list[str]) -> DNSRecord:
 @dataclass
 class _Server:
     container_id: str
+    # The servers the container asked for; empty for the host's.
+    upstreams: list[str] = field(default_factory=list)
     transports: list[asyncio.BaseTransport] = field(default_factory=list)
     tcp: asyncio.AbstractServer | None = None
 
@@ -84,12 +86,15 @@ class DnsService:
     def serving(self, container_id: str) -> bool:
         return container_id in self._servers
 
-    async def serve(self, container_id: str, pid: int) -> None:
-        """Serve 127.0.0.11:53 (UDP and TCP) inside the namespace of ``pid``."""
+    async def serve(
+        self, container_id: str, pid: int, upstreams: list[str] | None = None
+    ) -> None:
+        """Serve 127.0.0.11:53 (UDP and TCP) inside the namespace of ``pid``,
+        forwarding to ``upstreams`` (the host's resolvers if none)."""
         if container_id in self._servers:
             return
         udp, tcp = await asyncio.to_thread(links.sockets_in_netns, pid, _bind_pair)
-        server = _Server(container_id)
+        server = _Server(container_id, list(upstreams or []))
         try:
             loop = asyncio.get_running_loop()
             transport, _ = await loop.create_datagram_endpoint(
@@ -127,10 +132,19 @@ class DnsService:
         addresses = self._lookup(container_id, name)
         if addresses:
             return bytes(answer(query, addresses).pack())
-        return await self._forward(query, packet)
+        return await self._forward(self.upstreams(container_id), query, packet)
 
-    async def _forward(self, query: DNSRecord, packet: bytes) -> bytes:
-        for upstream in host_nameservers(self._resolv):
+    def upstreams(self, container_id: str) -> list[str]:
+        """Where the container's other queries go: its own servers, or the host's."""
+        server = self._servers.get(container_id)
+        if server is not None and server.upstreams:
+            return server.upstreams
+        return host_nameservers(self._resolv)
+
+    async def _forward(
+        self, upstreams: list[str], query: DNSRecord, packet: bytes
+    ) -> bytes:
+        for upstream in upstreams:
             with contextlib.suppress(OSError, TimeoutError):
                 return await _ask_udp(upstream, packet)
         reply = query.reply()

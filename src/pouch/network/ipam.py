@@ -50,7 +50,17 @@ def parse_address(address: str) -> IPv4Address:
 
 def default_gateway(subnet: IPv4Network) -> IPv4Address:
     """The first host address, which is what Docker picks when none is given."""
-    return next(subnet.hosts())
+    # hosts() is a list for /31 and /32 and an iterator otherwise.
+    return next(iter(subnet.hosts()))
+
+
+def check_room(subnet: IPv4Network) -> None:
+    """A network's subnet holds its gateway and at least one container."""
+    if subnet.num_addresses - len(_reserved(subnet)) < 2:
+        raise InvalidAddress(
+            f"subnet {subnet} is too small for a network: it needs an address for "
+            "the gateway and at least one for a container"
+        )
 
 
 def check_gateway(subnet: IPv4Network, gateway: IPv4Address) -> None:

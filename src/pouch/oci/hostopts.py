@@ -1,6 +1,7 @@
 """Spec fields for the create options beyond the basics: ulimits, /dev/shm's size,
 tmpfs mounts, no-new-privileges, devices, CPU sets and shares by ``NanoCpus``,
-the OOM killer switch, extra groups and ``--init``.
+the OOM killer switch, extra groups, ``--init`` and sysctls; and the create-time
+rules for the runtime's name and the PID, IPC and UTS modes.
 
 Each is applied to the spec that ``build_spec`` made, one small function per
 option, so that the base sections stay as they were.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pouch.oci import seccomp
+from pouch.oci.spec import SpecError, capabilities
 from pouch.oci.users import UnknownUser, resolve_group
 from pouch.types import HostSettings
 
@@ -26,6 +28,27 @@ _ULIMIT_NAMES = {
     "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack", "as",
 }  # fmt: skip
 _CPUSET = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+# cgroup v1's root, v2's root, then the kernel's own list, the first one present.
+_CPUSET_SOURCES = {
+    "cpus": (
+        "/sys/fs/cgroup/cpuset/cpuset.effective_cpus",
+        "/sys/fs/cgroup/cpuset.cpus.effective",
+        "/sys/devices/system/cpu/online",
+    ),
+    "mems": (
+        "/sys/fs/cgroup/cpuset/cpuset.effective_mems",
+        "/sys/fs/cgroup/cpuset.mems.effective",
+        "/sys/devices/system/node/online",
+    ),
+}
+_MAX_CPU_SHARES = 262_144
+RUNTIMES = ("", "runc")
+CONTAINER_MODE = "container:"
+# The sysctls of the IPC namespace, which runc lets a container set in its own.
+_IPC_SYSCTLS = {
+    "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+    "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
+}  # fmt: skip
 
 
 class HostOptionError(ValueError):
@@ -36,12 +59,48 @@ def check(host: HostSettings) -> None:
     """The same rules at create time, against an empty spec, so a bad option is
     refused before the container exists. Group names wait for the start, which has
     the image's /etc/group."""
+    if host.Runtime not in RUNTIMES:
+        raise HostOptionError(f"unknown or invalid runtime name: {host.Runtime}")
+    check_modes(host)
+    try:
+        caps = capabilities(host)
+    except SpecError as exc:
+        raise HostOptionError(str(exc)) from exc
     skeleton: dict[str, Any] = {
-        "process": {"args": [], "user": {"additionalGids": []}},
+        "process": {
+            "args": [],
+            "user": {"additionalGids": []},
+            "capabilities": {"bounding": caps},
+        },
         "mounts": [],
         "linux": {"resources": {"devices": []}},
     }
     apply(skeleton, host)
+
+
+def check_modes(host: HostSettings) -> None:
+    """The PID, IPC and UTS modes, by form; a container they name is the caller's
+    to find (``joined_containers``)."""
+    modes = (
+        ("PID", host.PidMode, ("", "host")),
+        ("IPC", host.IpcMode, ("", "none", "private", "shareable", "host")),
+        ("UTS", host.UTSMode, ("", "host")),
+    )
+    for kind, mode, plain in modes:
+        joins = kind != "UTS" and mode.startswith(CONTAINER_MODE)
+        if mode not in plain and not (joins and mode != CONTAINER_MODE):
+            raise HostOptionError(f"invalid {kind} mode: {mode}")
+
+
+def joined_containers(host: HostSettings) -> dict[str, str]:
+    """The containers whose namespaces ``container:<ref>`` modes join, by the
+    namespace's kind (``pid``, ``ipc``)."""
+    modes = {"pid": host.PidMode, "ipc": host.IpcMode}
+    return {
+        kind: mode.removeprefix(CONTAINER_MODE)
+        for kind, mode in modes.items()
+        if mode.startswith(CONTAINER_MODE)
+    }
 
 
 def apply(
@@ -58,6 +117,7 @@ def apply(
     _memory_flags(spec, host)
     _group_add(spec, host, rootfs_dirs)
     _init(spec, host)
+    _sysctls(spec, host)
     return spec
 
 
@@ -84,7 +144,8 @@ def _shm_size(spec: dict[str, Any], host: HostSettings) -> None:
     if host.ShmSize < 0:
         raise HostOptionError(f"invalid ShmSize {host.ShmSize}: must not be negative")
     for mount in spec["mounts"]:
-        if mount["destination"] == "/dev/shm":
+        # A /dev/shm of the host's or another container's keeps its size.
+        if mount["destination"] == "/dev/shm" and mount["type"] == "tmpfs":
             options = [o for o in mount["options"] if not o.startswith("size=")]
             mount["options"] = options + [f"size={host.ShmSize}"]
 
@@ -160,6 +221,10 @@ def _devices(spec: dict[str, Any], host: HostSettings) -> None:
 
 def _cpus(spec: dict[str, Any], host: HostSettings) -> None:
     cpu = spec["linux"]["resources"].setdefault("cpu", {})
+    if host.CpuShares > _MAX_CPU_SHARES:
+        raise HostOptionError(
+            f"invalid HostConfig.CpuShares {host.CpuShares}: at most {_MAX_CPU_SHARES}"
+        )
     if host.NanoCpus:
         if host.CpuQuota or host.CpuPeriod:
             raise HostOptionError(
@@ -178,9 +243,52 @@ def _cpus(spec: dict[str, Any], host: HostSettings) -> None:
         if value:
             if not _CPUSET.match(value):
                 raise HostOptionError(f"invalid {field} {value!r}: expected e.g. 0-2,4")
+            _check_available(key, value)
             cpu[key] = value
     if not cpu:
         del spec["linux"]["resources"]["cpu"]
+
+
+def _check_available(key: str, value: str) -> None:
+    """dockerd's rule and words: a CPU or memory node the host lacks is refused."""
+    available = _host_cpuset(key)
+    if available is None:
+        return
+    have = _cpuset_members(available)
+    for first, last in _cpuset_ranges(value):
+        if first > last:
+            raise HostOptionError(f"invalid cpuset {value!r}: {first}-{last} is empty")
+        if last - first > len(have) or not all(
+            n in have for n in range(first, last + 1)
+        ):
+            what = "CPUs" if key == "cpus" else "memory nodes"
+            raise HostOptionError(
+                f"Requested {what} are not available - requested {value}, "
+                f"available: {available}"
+            )
+
+
+def _host_cpuset(key: str) -> str | None:
+    for source in _CPUSET_SOURCES[key]:
+        try:
+            text = Path(source).read_text().strip()
+        except OSError:
+            continue
+        if _CPUSET.match(text):
+            return text
+    return None
+
+
+def _cpuset_ranges(text: str) -> list[tuple[int, int]]:
+    ranges = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        ranges.append((int(first), int(last or first)))
+    return ranges
+
+
+def _cpuset_members(text: str) -> set[int]:
+    return {n for first, last in _cpuset_ranges(text) for n in range(first, last + 1)}
 
 
 def _memory_flags(spec: dict[str, Any], host: HostSettings) -> None:
@@ -228,3 +336,30 @@ def _init(spec: dict[str, Any], host: HostSettings) -> None:
         "options": ["rbind", "ro"],
     })  # fmt: skip
     spec["process"]["args"] = ["/sbin/docker-init", "--", *spec["process"]["args"]]
+
+
+def _sysctls(spec: dict[str, Any], host: HostSettings) -> None:
+    """Only the sysctls of namespaces the container has of its own, as runc allows
+    them: those of IPC and of the network."""
+    for key, value in (host.Sysctls or {}).items():
+        if key in _IPC_SYSCTLS or key.startswith("fs.mqueue."):
+            if host.IpcMode == "host":
+                raise HostOptionError(
+                    f"sysctl {key!r} is not allowed with IpcMode host: it would "
+                    "change the host's IPC namespace"
+                )
+        elif key.startswith("net."):
+            if host.NetworkMode == "host":
+                raise HostOptionError(
+                    f"sysctl {key!r} is not allowed with NetworkMode host: it would "
+                    "change the host's network namespace"
+                )
+        else:
+            raise HostOptionError(
+                f"sysctl {key!r} is not allowed: only kernel.msg*, kernel.sem, "
+                "kernel.shm*, fs.mqueue.* and net.* are namespaced"
+            )
+        if not value or "\n" in value:
+            raise HostOptionError(f"invalid sysctl {key}={value!r}: give one value")
+    if host.Sysctls:
+        spec["linux"]["sysctl"] = dict(host.Sysctls)

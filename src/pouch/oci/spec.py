@@ -52,6 +52,12 @@ class SpecInput:
     # The network namespace to join (``/proc/<pid>/ns/net``), for a container
     # that shares another's; empty for a namespace of its own.
     netns_path: str = ""
+    # For ``container:<ref>`` PID and IPC modes: the pid of the running container
+    # whose namespace of that kind (``pid``, ``ipc``) is joined.
+    joined_pids: dict[str, int] = field(default_factory=dict)
+    # A host directory to bind at /dev/shm: the tmpfs the daemon mounted for a
+    # shareable IPC namespace, this container's or the one it joins.
+    shm_source: str = ""
     # Files the daemon made for the container, by their path inside it.
     files: dict[str, Path] = field(default_factory=dict)
     # Volumes, binds and tmpfs mounts the request asked for.
@@ -71,7 +77,7 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
 
 
 def _base_spec(inp: SpecInput) -> dict[str, Any]:
-    return {
+    spec = {
         "ociVersion": OCI_VERSION,
         "process": process_section(inp),
         "root": {"path": "rootfs", "readonly": inp.host_config.ReadonlyRootfs},
@@ -81,6 +87,9 @@ def _base_spec(inp: SpecInput) -> dict[str, Any]:
         "annotations": dict(inp.config.Labels or {}),
         "linux": linux_section(inp),
     }
+    if inp.host_config.UTSMode == "host":
+        del spec["hostname"]  # runc sets none without a UTS namespace of its own
+    return spec
 
 
 def process_section(inp: SpecInput) -> dict[str, Any]:
@@ -166,6 +175,8 @@ def mounts_section(inp: SpecInput) -> list[dict[str, Any]]:
     mounts in order, so a volume at /etc comes before the /etc/hosts bound over
     it, as dockerd sorts them."""
     base: list[dict[str, Any]] = copy.deepcopy(defaults.MOUNTS)
+    base = [_shm(inp, m) if m["destination"] == "/dev/shm" else m for m in base]
+    base = [m for m in base if m]
     if inp.host_config.Privileged:
         for mount in base:
             if mount["destination"] in ("/sys", "/sys/fs/cgroup"):
@@ -180,6 +191,20 @@ def mounts_section(inp: SpecInput) -> list[dict[str, Any]]:
     own = sorted(files + asked, key=_depth)
     taken |= {m["destination"] for m in files}
     return [m for m in base if m["destination"] not in taken] + own
+
+
+def _shm(inp: SpecInput, default: dict[str, Any]) -> dict[str, Any]:
+    """/dev/shm goes with the IPC namespace: the host's for ``host``, the daemon's
+    tmpfs for a shareable one (``shm_source``), none for ``none`` (an empty
+    dict)."""
+    mode = inp.host_config.IpcMode
+    if mode == "none":
+        return {}
+    if mode == "host":
+        return _bind("/dev/shm", "/dev/shm", read_only=False)
+    if inp.shm_source:
+        return _bind(inp.shm_source, "/dev/shm", read_only=False)
+    return default
 
 
 def _depth(mount: dict[str, Any]) -> int:
@@ -228,12 +253,26 @@ def linux_section(inp: SpecInput) -> dict[str, Any]:
 
 
 def namespaces(inp: SpecInput) -> list[dict[str, str]]:
-    kinds = ["pid", "ipc", "uts", "mount"]
-    if not inp.host_network:
-        kinds.append("network")
-    found = [{"type": kind} for kind in kinds]
-    if inp.netns_path and not inp.host_network:
-        found[-1]["path"] = inp.netns_path
+    """A namespace of each kind, less those shared with the host; one joined from
+    another container carries that container's path."""
+    host = inp.host_config
+    shared = {
+        "pid": host.PidMode == "host",
+        "ipc": host.IpcMode == "host",
+        "uts": host.UTSMode == "host",
+        "network": inp.host_network,
+    }
+    paths = {kind: f"/proc/{pid}/ns/{kind}" for kind, pid in inp.joined_pids.items()}
+    if inp.netns_path:
+        paths["network"] = inp.netns_path
+    found = []
+    for kind in ("pid", "ipc", "uts", "mount", "network"):
+        if shared.get(kind):
+            continue
+        entry = {"type": kind}
+        if kind in paths:
+            entry["path"] = paths[kind]
+        found.append(entry)
     return found
 
 

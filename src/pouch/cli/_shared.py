@@ -7,7 +7,7 @@ raise.
 
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -91,3 +91,21 @@ def for_each(names: Iterable[str], action: Callable[[str], str | None]) -> None:
 def exit_with(code: int) -> NoReturn:
     sys.stdout.flush()
     raise click.exceptions.Exit(code)
+
+
+def inspect_each(
+    client: "Client", names: Iterable[str], path: Callable[[str], str]
+) -> tuple[list[Any], list[str]]:
+    """The documents of the objects that exist, and the names of those that do not,
+    as ``inspect`` commands show both."""
+    from pouch.client import APIError
+
+    found, missing = [], []
+    for name in names:
+        try:
+            found.append(client.call("GET", path(name)))
+        except APIError as exc:
+            if not exc.is_not_found:
+                raise
+            missing.append(name)
+    return found, missing

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import click
 
-from ._shared import Failure, exit_with, for_each, make_client
+from ._shared import Failure, exit_with, for_each, inspect_each, make_client
 from .table import format_table, short_id
 
 _HEADERS = ("NETWORK ID", "NAME", "DRIVER", "SCOPE")
@@ -92,17 +92,7 @@ def ls(ctx: click.Context, quiet: bool, no_trunc: bool) -> None:
 @click.pass_context
 def inspect(ctx: click.Context, names: tuple[str, ...]) -> None:
     """Show networks as JSON."""
-    from pouch.client import APIError
-
-    client = make_client(ctx)
-    found, missing = [], []
-    for name in names:
-        try:
-            found.append(client.call("GET", _path(name)))
-        except APIError as exc:
-            if not exc.is_not_found:
-                raise
-            missing.append(name)
+    found, missing = inspect_each(make_client(ctx), names, _path)
     click.echo(json.dumps(found, indent=4, ensure_ascii=False))
     for name in missing:
         click.echo(f"Error: No such network: {name}", err=True)

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import click
 
-from ._shared import Failure, exit_with, for_each, make_client
+from ._shared import Failure, exit_with, for_each, inspect_each, make_client
 
 # docker lays out ``volume ls`` with a minimum column width of 10.
 _MIN_WIDTH = 10
@@ -91,17 +91,7 @@ def ls(ctx: click.Context, quiet: bool, filters: tuple[str, ...]) -> None:
 @click.pass_context
 def inspect(ctx: click.Context, template: str | None, names: tuple[str, ...]) -> None:
     """Show volumes as JSON."""
-    from pouch.client import APIError
-
-    client = make_client(ctx)
-    found, missing = [], []
-    for name in names:
-        try:
-            found.append(client.call("GET", _path(name)))
-        except APIError as exc:
-            if not exc.is_not_found:
-                raise
-            missing.append(name)
+    found, missing = inspect_each(make_client(ctx), names, _path)
     if template is None:
         click.echo(json.dumps(found, indent=4, ensure_ascii=False))
     else:

@@ -8,10 +8,11 @@ still there after a crash of the daemon.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from pouch.store.db import connect
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS volumes (
@@ -24,10 +25,7 @@ CREATE TABLE IF NOT EXISTS volumes (
 class VolumeStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = connect(path, SCHEMA)
 
     def close(self) -> None:
         self._db.close()

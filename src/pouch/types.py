@@ -235,6 +235,17 @@ class NetworkingSettings(_ApiModel):
     EndpointsConfig: dict[str, EndpointSettings] | None = None
 
 
+class HealthcheckSettings(_ApiModel):
+    """``Config.Healthcheck``; durations in nanoseconds, 0 meaning the default."""
+
+    Test: list[str] | None = None
+    Interval: int = 0
+    Timeout: int = 0
+    StartPeriod: int = 0
+    StartInterval: int = 0
+    Retries: int = 0
+
+
 class ContainerConfig(_ApiModel):
     Hostname: str = ""
     Domainname: str = ""
@@ -258,6 +269,7 @@ class ContainerConfig(_ApiModel):
     # them: {"/data": {}}.
     Volumes: dict[str, Any] | None = None
     MacAddress: str = ""
+    Healthcheck: HealthcheckSettings | None = None
 
     @field_validator("Cmd", "Entrypoint", mode="before")
     @classmethod

@@ -287,6 +287,8 @@ class Daemon:
         self, store: object, runtime: object, networks: object, plugins: object
     ) -> object:
         from pouch.mgr.container import ContainerManager, Paths
+        from pouch.mgr.exec import ExecManager
+        from pouch.mgr.health import HealthMonitor
 
         paths = Paths(home=self.config.home_dir, pouchd=pouchd_executable())
         manager = ContainerManager(
@@ -297,6 +299,7 @@ class Daemon:
             paths,
         )
         manager.images.registries = _registries(self.config)
+        manager.health = HealthMonitor(manager, ExecManager(manager))
         await manager.restore()
         self._stack.push_async_callback(manager.close)
         return manager

@@ -48,6 +48,7 @@ from pouch.errors import (
 from pouch.hookplugins import Hook, PluginManager, order_hooks, poststop
 from pouch.mgr import (
     createcheck,
+    health,
     layerdirs,
     logconfig,
     mounts,
@@ -159,6 +160,8 @@ class ContainerManager:
         # Exits a user asked for, which no restart policy undoes; restarts so far.
         self._user_stopped: set[str] = set()
         self._restarts: dict[str, int] = {}
+        # Set by the daemon, which has the exec manager it needs.
+        self.health: health.HealthMonitor | None = None
 
     def emit(self, container: Container, action: str, **extra: str) -> None:
         """A container event, with the attributes docker clients filter on."""
@@ -270,6 +273,7 @@ class ContainerManager:
                 "can't create 'AutoRemove' container with restart policy"
             )
         createcheck.check_request(request)
+        health.check(request.Healthcheck)
         logconfig.parse(host.LogConfig)
         self._check_joined(host)
         _mount_plan(request, None)
@@ -323,6 +327,8 @@ class ContainerManager:
         # Inspect names the driver a container got, as dockerd does for "".
         request.HostConfig.LogConfig.Type = log_config.driver
         keeps_log = log_config.keeps_log
+        image_config = image.config.get("config") or {}
+        request.Healthcheck = health.merge(request.Healthcheck, image_config)
         log_path = self.paths.container_dir(cid) / f"{cid}-json.log"
         return Container(
             id=cid,
@@ -385,8 +391,13 @@ class ContainerManager:
             waiter = await self._launch(container, undo)
             undo.pop_all()
         container.state = State(
-            status=Status.RUNNING, pid=container.state.pid, started_at=now_rfc3339()
+            status=Status.RUNNING,
+            pid=container.state.pid,
+            started_at=now_rfc3339(),
+            health=container.state.health,
         )
+        if self.health is not None:
+            self.health.watch(container, fresh=True)
         self._save(container)
         self._watch(container.id, waiter)
         log.info("container %s started, pid %d", container.id, container.state.pid)
@@ -778,6 +789,8 @@ class ContainerManager:
         log.info("container %s restarted by its policy (%d)", container.id, count + 1)
 
     async def _cleanup_exit(self, container: Container, code: int) -> None:
+        if self.health is not None:
+            self.health.unwatch(container.id)
         await self._delete_task(container.id)
         if container.request.OpenStdin and not container.request.Tty:
             # The shim waits for its own log program at the delete; this one is ours.
@@ -790,6 +803,7 @@ class ContainerManager:
             exit_code=code,
             started_at=container.state.started_at,
             finished_at=now_rfc3339(),
+            health=container.state.health,
         )
         self._save(container)
         log.info("container %s exited with code %d", container.id, code)
@@ -914,6 +928,8 @@ class ContainerManager:
                 await self._remove_locked(container, volumes)
                 break
         self._locks.pop(container.id, None)
+        if self.health is not None:
+            self.health.unwatch(container.id)
         self._user_stopped.discard(container.id)
         self._restarts.pop(container.id, None)
         self.emit(container, "destroy")
@@ -1125,6 +1141,8 @@ class ContainerManager:
             task = None
         if task is not None and task.status in ("running", "paused", "created"):
             container.state.pid = task.pid
+            if self.health is not None:
+                self.health.watch(container, fresh=False)
             self._save(container)
             self._watch(container.id, self.runtime.wait_task(container.id))
             await self._readopt_network(container)
@@ -1162,6 +1180,8 @@ class ContainerManager:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await watcher
         self._watchers.clear()
+        if self.health is not None:
+            await self.health.close()
         self.volumes.close()
 
 

@@ -299,6 +299,17 @@ class ExecManager:
                 with contextlib.suppress(ContainerdError):
                     await self.runtime.kill_process(cid, record.id, signals.SIGKILL)
 
+    async def kill(self, record: ExecRecord) -> None:
+        if record.running:
+            with contextlib.suppress(ContainerdError):
+                await self.runtime.kill_process(
+                    record.container_id, record.id, signals.SIGKILL
+                )
+
+    def discard(self, exec_id: str) -> None:
+        """Forgets one exec whose caller has what it needed of it."""
+        self._execs.pop(exec_id, None)
+
     def forget(self, cid: str) -> None:
         for eid in [e for e, r in self._execs.items() if r.container_id == cid]:
             del self._execs[eid]

@@ -32,6 +32,52 @@ class Status(enum.StrEnum):
     DEAD = "dead"
 
 
+class HealthStatus(enum.StrEnum):
+    STARTING = "starting"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass
+class HealthResult:
+    """One run of a container's healthcheck."""
+
+    start: str
+    end: str
+    exit_code: int
+    output: str
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "Start": self.start,
+            "End": self.end,
+            "ExitCode": self.exit_code,
+            "Output": self.output,
+        }
+
+
+@dataclass
+class Health:
+    status: HealthStatus = HealthStatus.STARTING
+    failing_streak: int = 0
+    log: list[HealthResult] = field(default_factory=list)  # the latest last
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "Status": self.status.value,
+            "FailingStreak": self.failing_streak,
+            "Log": [result.to_api() for result in self.log],
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Health:
+        return cls(
+            status=HealthStatus(doc["status"]),
+            failing_streak=doc["failing_streak"],
+            log=[HealthResult(**result) for result in doc["log"]],
+        )
+
+
 @dataclass
 class State:
     status: Status = Status.CREATED
@@ -41,9 +87,11 @@ class State:
     started_at: str = ZERO_TIME
     finished_at: str = ZERO_TIME
     oom_killed: bool = False
+    # Only for a container with a healthcheck; kept after it exits, as dockerd does.
+    health: Health | None = None
 
     def to_api(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "Status": self.status.value,
             "Running": self.status in (Status.RUNNING, Status.PAUSED),
             "Paused": self.status == Status.PAUSED,
@@ -56,6 +104,9 @@ class State:
             "StartedAt": self.started_at,
             "FinishedAt": self.finished_at,
         }
+        if self.health is not None:
+            doc["Health"] = self.health.to_api()
+        return doc
 
 
 @dataclass
@@ -160,6 +211,8 @@ class Container:
         doc["request"] = CreateRequest.model_validate(doc["request"])
         state = dict(doc["state"])
         state["status"] = Status(state["status"])
+        if state.get("health"):
+            state["health"] = Health.from_doc(state["health"])
         doc["state"] = State(**state)
         doc["networks"] = [EndpointInfo(**n) for n in doc["networks"]]
         if "mounts" in doc:

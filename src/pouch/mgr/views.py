@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from pouch.mgr.records import Container, Status, parse_rfc3339
+from pouch.mgr.records import Container, HealthStatus, Status, parse_rfc3339
 
 
 def inspect_doc(c: Container) -> dict[str, Any]:
@@ -61,10 +61,11 @@ def list_entry(c: Container) -> dict[str, Any]:
 
 
 def status_text(c: Container) -> str:
-    """Docker's human status: "Up 3 seconds", "Exited (0) 5 minutes ago"."""
+    """Docker's human status: "Up 3 seconds (healthy)", "Exited (0) 5 minutes ago"."""
     state = c.state
     if state.status == Status.RUNNING:
-        return "Up " + _duration(time.time() - parse_rfc3339(state.started_at))
+        up = "Up " + _duration(time.time() - parse_rfc3339(state.started_at))
+        return up + _health_text(c)
     if state.status == Status.PAUSED:
         return (
             "Up "
@@ -75,6 +76,21 @@ def status_text(c: Container) -> str:
         ago = _duration(time.time() - parse_rfc3339(state.finished_at))
         return f"Exited ({state.exit_code}) {ago} ago"
     return state.status.value.capitalize()
+
+
+def _health_text(c: Container) -> str:
+    health = c.state.health
+    if health is None:
+        return ""
+    if health.status == HealthStatus.STARTING:
+        return " (health: starting)"
+    return f" ({health.status.value})"
+
+
+def health_filter_value(c: Container) -> str:
+    """What the ``health`` list filter matches: a status, or ``none``."""
+    health = c.state.health
+    return health.status.value if health is not None else "none"
 
 
 def _duration(seconds: float) -> str:
@@ -105,6 +121,8 @@ def matches_filters(c: Container, filters: dict[str, list[str]]) -> bool:
         if key == "exited" and not (
             c.state.status == Status.EXITED and str(c.state.exit_code) in values
         ):
+            return False
+        if key == "health" and health_filter_value(c) not in values:
             return False
         if key == "label" and not all(_has_label(c, v) for v in values):
             return False

@@ -121,11 +121,7 @@ def test_the_image_check_and_none(daemon: Pouchd, tmp_path: Path) -> None:
     image_check = {"Test": ["CMD-SHELL", "true"], "Interval": 200 * MS}
     archive = tmp_path / "health.tar"
     image_archive(archive, "health-image:1", [], {"Healthcheck": image_check})
-    with open(archive, "rb") as tarball:
-        daemon.client.request(
-            "POST", "/images/load", None, tarball,
-            {"Content-Type": "application/x-tar"},
-        ).read()  # fmt: skip
+    daemon.load(archive)
     try:
         checked = daemon.run(["sleep", "60"], Image="health-image:1")
         _until_status(daemon, checked, "healthy")

@@ -100,11 +100,7 @@ def test_image_volumes_get_anonymous_volumes(
     layer = layer_tar({"seed/greeting": b"from the image\n"})
     archive = tmp_path / "volimage.tar"
     image_archive(archive, "vt-image:1", [layer], {"Volumes": {"/seed": {}}})
-    with open(archive, "rb") as tarball:
-        daemon.client.request(
-            "POST", "/images/load", None, tarball,
-            {"Content-Type": "application/x-tar"},
-        ).read()  # fmt: skip
+    daemon.load(archive)
     try:
         cid = daemon.run(["cat", "/seed/greeting"], Image="vt-image:1")
         assert daemon.wait(cid) == 0

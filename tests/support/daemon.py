@@ -172,12 +172,16 @@ class Pouchd:
         return response.status, response.getheader("Content-Type") or "", data
 
     def load_busybox(self) -> None:
-        with open(BUSYBOX_TAR, "rb") as tarball:
+        self.load(BUSYBOX_TAR)
+
+    def load(self, archive: Path) -> bytes:
+        """POST /images/load of an image tarball; the answer's stream."""
+        with open(archive, "rb") as tarball:
             stream = self.client.request(
                 "POST", "/images/load", None, tarball,
                 {"Content-Type": "application/x-tar"},
             )  # fmt: skip
-            stream.read()
+            return stream.read()
 
     def run(self, cmd: list[str], **body: Any) -> str:
         """Create and start a busybox container; its id."""

@@ -34,8 +34,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from pouch.ctrd import jsonlog
 from pouch.ctrd.errors import ContainerdError, ContainerdNotFound
 from pouch.errors import (
@@ -76,7 +74,7 @@ from pouch.oci.spec import Mount, SpecError, resolve_command
 from pouch.oci.users import UnknownUser
 from pouch.store.db import Store
 from pouch.store.volumes import VolumeStore
-from pouch.types import CreateRequest, HostSettings, decode_object
+from pouch.types import CreateRequest, HostSettings, decode_object, parse_model
 
 log = logging.getLogger("pouch.container")
 # How long rm -f waits for a killed task's exit before it looks at the state again.
@@ -280,8 +278,8 @@ class ContainerManager:
         netmgr.check_ports(request)
         netmgr.check_endpoints(request)
         for network in _network_names(request):
-            if network.startswith(netmgr.CONTAINER_MODE):
-                self.get(network.removeprefix(netmgr.CONTAINER_MODE))
+            if network.startswith(hostopts.CONTAINER_MODE):
+                self.get(network.removeprefix(hostopts.CONTAINER_MODE))
                 continue
             self._network_for_create(network)
 
@@ -626,7 +624,7 @@ class ContainerManager:
 
     def _netns_owner(self, container: Container) -> Container:
         """The running container whose namespace ``container:<ref>`` names."""
-        owner = self.get(container.network_mode.removeprefix(netmgr.CONTAINER_MODE))
+        owner = self.get(container.network_mode.removeprefix(hostopts.CONTAINER_MODE))
         if not owner.running:
             raise Conflict(
                 f"cannot join the network namespace of container {owner.name}: "
@@ -969,7 +967,7 @@ class ContainerManager:
         if not container.request.Tty:
             return  # dockerd ignores a resize without a terminal too
         try:
-            await self.runtime.resize_pty(container.id, width, height)  # type: ignore[attr-defined]
+            await self.runtime.resize_pty(container.id, width, height)
         except ContainerdError as exc:
             raise PouchError(f"container {container.id}: cannot resize: {exc}") from exc
 
@@ -1208,15 +1206,8 @@ def check_host(host: HostSettings) -> None:
 
 
 def _decode(body: bytes) -> CreateRequest:
-    raw = decode_object(body, "create request")
-    try:
-        return CreateRequest.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidParameter(
-            f"invalid create request: {where}: {first['msg']}"
-        ) from exc
+    return parse_model(CreateRequest, decode_object(body, "create request"),
+                       "create request")  # fmt: skip
 
 
 def _resolve_command(request: CreateRequest, image: Any) -> list[str]:
@@ -1288,7 +1279,7 @@ def _hostname(request: CreateRequest, cid: str) -> str:
 
 
 def _shares_netns(mode: str) -> bool:
-    return mode.startswith(netmgr.CONTAINER_MODE)
+    return mode.startswith(hostopts.CONTAINER_MODE)
 
 
 def _name_conflict(name: str, holder: str) -> Conflict:

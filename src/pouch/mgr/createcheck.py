@@ -13,9 +13,8 @@ from pouch.errors import InvalidParameter
 from pouch.network import files
 from pouch.network.errors import InvalidAddress
 from pouch.network.ipam import parse_mac
+from pouch.oci.hostopts import CONTAINER_MODE
 from pouch.types import CreateRequest
-
-CONTAINER_MODE = "container:"
 
 
 def check_request(request: CreateRequest) -> None:

@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from pouch.ctrd.errors import ContainerdError
 from pouch.errors import Conflict, InvalidParameter, NotFound, PouchError
 from pouch.mgr import names
 from pouch.mgr.container import ContainerManager
 from pouch.oci import defaults
 from pouch.oci.users import UnknownUser, resolve_user
-from pouch.types import ExecConfig
+from pouch.types import ExecConfig, parse_model
 
 log = logging.getLogger("pouch.container")
 
@@ -316,14 +314,7 @@ class ExecManager:
 
 
 def _decode(body: dict[str, Any]) -> ExecConfig:
-    try:
-        return ExecConfig.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidParameter(
-            f"invalid exec request: {where}: {first['msg']}"
-        ) from exc
+    return parse_model(ExecConfig, body, "exec request")
 
 
 def _exec_error(record: ExecRecord, exc: ContainerdError) -> PouchError:

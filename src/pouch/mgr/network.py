@@ -24,6 +24,7 @@ from pouch.network.models import (
     PortRecord,
     PortRequest,
 )
+from pouch.oci.hostopts import CONTAINER_MODE
 from pouch.types import (
     CreateRequest,
     EndpointSettings,
@@ -44,7 +45,6 @@ log = logging.getLogger("pouch.network")
 
 # Modes in which a container has no endpoint of its own.
 SHARED_MODES = ("host", "none")
-CONTAINER_MODE = "container:"
 
 
 @contextlib.contextmanager
